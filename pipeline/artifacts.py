@@ -1,0 +1,157 @@
+"""Atomic directory commits with a manifest, and integrity checks against it.
+
+A task writes every file into a private temporary directory next to its output; the manifest
+(size and sha256 of each file) is written last, then the directory is renamed into place in
+one step. `complete()` looks for the manifest, so a crash leaves either no output or a whole
+one. Temporary directories of dead processes are swept before a new one is made.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import luigi
+
+MANIFEST = "manifest.json"
+_TMP_PREFIX = ".tmp-"
+
+
+class IntegrityError(RuntimeError):
+    """A committed file no longer matches its manifest."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_json(path: Path, obj) -> None:
+    Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text())
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_temporaries(parent: Path) -> list[Path]:
+    """Remove staging directories left by processes that no longer run."""
+    swept = []
+    if not parent.is_dir():
+        return swept
+    for entry in parent.iterdir():
+        if not entry.name.startswith(_TMP_PREFIX):
+            continue
+        try:
+            pid = int(entry.name.split("-")[2])
+        except (IndexError, ValueError):
+            pid = -1
+        if pid == os.getpid() or (pid > 0 and _pid_alive(pid)):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        swept.append(entry)
+    return swept
+
+
+@contextlib.contextmanager
+def staged_directory(final: Path, meta: dict | None = None):
+    """Yield an empty temporary directory; on success, manifest it and rename it to `final`."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    sweep_temporaries(final.parent)
+    tmp = final.parent / f"{_TMP_PREFIX}{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        write_manifest(tmp, meta or {})
+        _fsync_dir(tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / MANIFEST).exists():
+                raise
+            # another worker committed the same output first; its copy stands
+        _fsync_dir(final.parent)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_manifest(directory: Path, meta: dict) -> dict:
+    files = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST):
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
+        files[str(path.relative_to(directory))] = {"size": path.stat().st_size, "sha256": sha256_file(path)}
+    manifest = {"files": files, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **meta}
+    write_json(directory / MANIFEST, manifest)
+    return manifest
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def verify(directory: Path, names: list[str] | None = None) -> dict:
+    """Check files (all, or `names`) against the manifest; return the manifest."""
+    directory = Path(directory)
+    manifest_path = directory / MANIFEST
+    if not manifest_path.exists():
+        raise IntegrityError(f"{directory}: no {MANIFEST}; not a committed artifact")
+    manifest = read_json(manifest_path)
+    for name in names or list(manifest["files"]):
+        expected = manifest["files"].get(name)
+        if expected is None:
+            raise IntegrityError(f"{directory / name}: not listed in {MANIFEST}")
+        path = directory / name
+        if not path.exists():
+            raise IntegrityError(f"{path}: missing")
+        actual = sha256_file(path)
+        if actual != expected["sha256"]:
+            raise IntegrityError(f"{path}: sha256 {actual[:12]} does not match its manifest "
+                                 f"({expected['sha256'][:12]}); refusing to use it")
+    return manifest
+
+
+class ArtifactDir(luigi.Target):
+    """A committed output directory: it exists once its manifest does."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def exists(self) -> bool:
+        return (self.path / MANIFEST).exists()
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def staging(self, meta: dict | None = None):
+        return staged_directory(self.path, meta)
+
+    def manifest(self) -> dict:
+        return read_json(self.path / MANIFEST)
+
+    def __repr__(self) -> str:
+        return f"ArtifactDir({str(self.path)!r})"

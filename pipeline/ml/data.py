@@ -1,0 +1,220 @@
+"""Frames in, facts out: fingerprints and the data checks behind ValidateData."""
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import pandas as pd
+
+PROBLEMS = ("classification", "regression", "clustering")
+COLUMN_TYPES = ("numeric", "integer", "string", "boolean")
+
+
+class DataError(ValueError):
+    """Data a user supplied is unusable; the message says where and why, in one line."""
+
+
+def fingerprint_frame(frame: pd.DataFrame) -> str:
+    """sha256 of a frame's content: column names, dtypes and values, not the file it came from."""
+    digest = hashlib.sha256()
+    digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def duplicate_columns(columns) -> list[str]:
+    seen, dups = set(), []
+    for name in columns:
+        if name in seen and name not in dups:
+            dups.append(name)
+        seen.add(name)
+    return dups
+
+
+def drop_missing_target(frame: pd.DataFrame, target: str | None) -> pd.DataFrame:
+    """Rows whose target is missing cannot be learned from; ValidateData counts them."""
+    if not target or target not in frame.columns:
+        return frame
+    return frame[frame[target].notna()].reset_index(drop=True)
+
+
+def feature_columns(frame: pd.DataFrame, target: str | None) -> list[str]:
+    return [c for c in frame.columns if c != target]
+
+
+def _column_summary(series: pd.Series) -> dict:
+    summary = {
+        "dtype": str(series.dtype),
+        "nulls": int(series.isna().sum()),
+        "null_fraction": round(float(series.isna().mean()), 6) if len(series) else 0.0,
+        "unique": int(series.nunique(dropna=True)),
+    }
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        values = series.dropna()
+        if len(values):
+            summary["min"] = _plain(values.min())
+            summary["max"] = _plain(values.max())
+    return summary
+
+
+def _plain(value):
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def _type_ok(series: pd.Series, expected: str) -> bool:
+    if expected == "boolean":
+        return pd.api.types.is_bool_dtype(series)
+    if expected == "string":
+        return pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series)
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    if expected == "integer":
+        values = series.dropna()
+        return numeric and bool((values == np.floor(values)).all())
+    return numeric
+
+
+def _examples(series: pd.Series, mask: pd.Series, n: int = 3) -> str:
+    return ", ".join(repr(v) for v in series[mask].head(n).tolist())
+
+
+def validate_frame(frame: pd.DataFrame, *, target: str | None, problem: str, checks: dict) -> dict:
+    """Check a frame against the always-on rules and the declared `checks`.
+
+    Returns a report; `report["violations"]` lists what failed as {column, rule, detail}.
+    """
+    violations: list[dict] = []
+
+    def fail(column, rule, detail):
+        violations.append({"column": column, "rule": rule, "detail": detail})
+
+    for name in duplicate_columns(frame.columns):
+        fail(name, "unique_columns", "the column name appears more than once")
+    if frame.shape[1] == 0:
+        fail(None, "not_empty", "no columns")
+    if len(frame) == 0:
+        fail(None, "not_empty", "no rows")
+
+    missing_target = 0
+    if target:
+        if target not in frame.columns:
+            fail(target, "target_present", f"target column not found (columns: {name_list(frame.columns)})")
+        else:
+            missing_target = int(frame[target].isna().sum())
+
+    usable = drop_missing_target(frame, target) if not violations else frame
+    if not violations and len(usable) == 0:
+        fail(target, "not_empty", "every row has a missing target")
+
+    if not violations:
+        _check_values(usable, target, problem, checks, fail)
+
+    report = {
+        "rows": int(len(frame)),
+        "columns": int(frame.shape[1]),
+        "rows_dropped_missing_target": missing_target,
+        "rows_usable": int(len(usable)),
+        "target": target,
+        "problem": problem,
+        "checks": checks,
+        # frame[name] is a frame, not a column, when the name is duplicated
+        "column_summary": {} if duplicate_columns(frame.columns) else
+        {str(c): _column_summary(frame[c]) for c in frame.columns},
+        "violations": violations,
+        "passed": not violations,
+    }
+    if target and target in frame.columns and problem == "classification":
+        counts = usable[target].value_counts()
+        report["class_counts"] = {str(k): int(v) for k, v in counts.items()}
+    return report
+
+
+def _check_values(frame, target, problem, checks, fail):
+    for column in frame.columns:
+        series = frame[column]
+        if series.isna().all():
+            fail(column, "not_all_null", "every value is missing")
+        elif pd.api.types.is_float_dtype(series):
+            inf = np.isinf(series.to_numpy(dtype="float64", na_value=np.nan))
+            if inf.any():
+                fail(column, "finite", f"{int(inf.sum())} infinite value(s)")
+
+    if problem == "classification" and target:
+        n_classes = frame[target].nunique()
+        if n_classes < 2:
+            fail(target, "min_classes", f"{n_classes} class(es); classification needs at least 2")
+
+    min_rows = checks.get("min_rows")
+    if min_rows is not None and len(frame) < min_rows:
+        fail(None, "min_rows", f"{len(frame)} usable rows, at least {min_rows} required")
+
+    for column, expected in checks.get("columns", {}).items():
+        if column not in frame.columns:
+            fail(column, "required_column", "declared column is missing")
+        elif not _type_ok(frame[column], expected):
+            series = frame[column]
+            bad = pd.to_numeric(series, errors="coerce").isna() & series.notna()
+            example = f" (e.g. {_examples(series, bad)})" if expected in ("numeric", "integer") and bad.any() else ""
+            fail(column, "type", f"expected {expected}, found {series.dtype}{example}")
+
+    max_null = checks.get("max_null_fraction")
+    if max_null is not None:
+        limits = max_null if isinstance(max_null, dict) else {c: max_null for c in frame.columns}
+        for column, limit in limits.items():
+            if column not in frame.columns:
+                fail(column, "max_null_fraction", "declared column is missing")
+                continue
+            fraction = float(frame[column].isna().mean())
+            if fraction > limit:
+                fail(column, "max_null_fraction", f"{fraction:.3f} of values are missing, at most {limit} allowed")
+
+    for column, bounds in checks.get("ranges", {}).items():
+        if column not in frame.columns:
+            fail(column, "range", "declared column is missing")
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce")
+        low, high = bounds.get("min"), bounds.get("max")
+        below = int((values < low).sum()) if low is not None else 0
+        above = int((values > high).sum()) if high is not None else 0
+        if below or above:
+            fail(column, "range", f"{below + above} value(s) outside [{low}, {high}]"
+                 f" (min {_plain(values.min())}, max {_plain(values.max())})")
+
+
+def describe_violations(dataset: str, violations: list[dict]) -> str:
+    """One line naming the dataset, each column and rule that failed."""
+    parts = []
+    for v in violations:
+        where = f"column '{v['column']}'" if v["column"] is not None else "table"
+        parts.append(f"{where}: {v['rule']}: {v['detail']}")
+    return f"dataset '{dataset}': " + "; ".join(parts)
+
+
+def name_list(names, limit: int = 8) -> str:
+    names = [str(n) for n in names]
+    more = f", ... ({len(names)} in all)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def split_frame(frame: pd.DataFrame, *, target: str | None, problem: str, test_size: float, seed: int,
+                stratify: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train/test split with a fixed seed, stratified for classification when every class can be."""
+    from sklearn.model_selection import train_test_split
+
+    labels = None
+    if stratify and problem == "classification" and target:
+        counts = frame[target].value_counts()
+        if counts.min() >= 2:
+            labels = frame[target]
+    train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=labels)
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def xy(frame: pd.DataFrame, target: str | None) -> tuple[pd.DataFrame, pd.Series | None]:
+    """Features and target; the target is None for unlabelled clustering data."""
+    if target and target in frame.columns:
+        return frame.drop(columns=[target]), frame[target]
+    return frame, None

@@ -1,0 +1,182 @@
+"""The model registry: immutable versions, a production pointer, an append-only history.
+
+    registry/<dataset>/<model>/
+        v0001/  model.joblib  card.json  manifest.json     (never changed once written)
+        production.json                                    (replaced atomically, under the lock)
+        history.jsonl                                      (one event a line, appended)
+        .lock
+
+Every model load goes through `load_model`, which refuses a file whose sha256 differs from
+the one recorded when it was trained.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+from pathlib import Path
+
+from pipeline.artifacts import IntegrityError, read_json, sha256_file, staged_directory, write_json
+from pipeline.settings import check_name, data_dir
+
+MODEL_FILE = "model.joblib"
+CARD_FILE = "card.json"
+
+
+class RegistryError(RuntimeError):
+    """A registry operation that cannot be done as asked; the message says why."""
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def load_model(path: Path, expected_sha256: str):
+    """Load a joblib model only if its bytes are the ones its card recorded."""
+    import joblib
+
+    path = Path(path)
+    if not path.exists():
+        raise IntegrityError(f"{path}: model file is missing")
+    actual = sha256_file(path)
+    if actual != expected_sha256:
+        raise IntegrityError(f"{path}: sha256 {actual[:12]} differs from its card ({expected_sha256[:12]}); "
+                             "refusing to load a changed model")
+    return joblib.load(path)
+
+
+class Registry:
+    def __init__(self, root: Path, dataset: str, model: str):
+        self.root, self.dataset, self.model = Path(root), dataset, model
+
+    @classmethod
+    def for_model(cls, dataset: str, model: str) -> "Registry":
+        check_name("dataset", dataset)
+        check_name("model", model)
+        return cls(data_dir() / "registry" / dataset / model, dataset, model)
+
+    def __str__(self) -> str:
+        return f"{self.dataset}/{self.model}"
+
+    # ---------------------------------------------------------------- reading
+
+    def versions(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.name.startswith("v") and p.name[1:].isdigit() and (p / CARD_FILE).exists())
+
+    def card(self, version: str) -> dict:
+        path = self.root / version / CARD_FILE
+        if not path.exists():
+            known = ", ".join(self.versions()) or "none"
+            raise RegistryError(f"{self}: no version {version!r} (versions: {known})")
+        return read_json(path)
+
+    def production(self) -> dict | None:
+        path = self.root / "production.json"
+        return read_json(path) if path.exists() else None
+
+    def production_version(self) -> str | None:
+        pointer = self.production()
+        return pointer["version"] if pointer else None
+
+    def history(self) -> list[dict]:
+        path = self.root / "history.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def load(self, version: str):
+        card = self.card(version)
+        return load_model(self.root / version / MODEL_FILE, card["model_sha256"])
+
+    def load_production(self):
+        """(version, model, card) of the live model; RegistryError when none is live."""
+        version = self.production_version()
+        if version is None:
+            raise RegistryError(f"{self}: no production model yet (run TrainValidateDeploy first)")
+        return version, self.load(version), self.card(version)
+
+    # ---------------------------------------------------------------- writing
+
+    @contextlib.contextmanager
+    def locked(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def register(self, model_file: Path, card: dict) -> str:
+        """Add a version for a candidate, or return the one it already has.
+
+        `card["candidate_id"]` identifies the training run, so a re-run after a crash does not
+        register the same candidate twice.
+        """
+        with self.locked():
+            for version in self.versions():
+                if self.card(version).get("candidate_id") == card["candidate_id"]:
+                    return version
+            version = f"v{len(self.versions()) + 1:04d}"
+            card = {**card, "version": version, "registered_at": now()}
+            with staged_directory(self.root / version) as tmp:
+                shutil.copyfile(model_file, tmp / MODEL_FILE)
+                write_json(tmp / CARD_FILE, card)
+            self._append({"event": "registered", "version": version, "candidate_id": card["candidate_id"]})
+            return version
+
+    def promote(self, version: str, reason: str, event: str = "promoted") -> None:
+        with self.locked():
+            self.load(version)  # never point production at a model that does not load
+            pointer = self.production()
+            current = pointer["version"] if pointer else None
+            if current == version:
+                return
+            previous = pointer["previous"] + [current] if pointer else []
+            self._set_production(version, previous, reason)
+            self._append({"event": event, "version": version, "previous": current, "reason": reason})
+
+    def reject(self, version: str, reasons: list[str]) -> None:
+        with self.locked():
+            self._append({"event": "rejected", "version": version, "reasons": reasons})
+
+    def rollback(self, reason: str, to: str | None = None) -> str:
+        """Make the previous production version (or `to`) live again; return it."""
+        with self.locked():
+            pointer = self.production()
+            if pointer is None:
+                raise RegistryError(f"{self}: nothing is in production; nothing to roll back")
+            stack = pointer["previous"]
+            if to is None:
+                if not stack:
+                    raise RegistryError(f"{self}: {pointer['version']} is the first production version; "
+                                        "there is no earlier one to roll back to")
+                to = stack[-1]
+            if to == pointer["version"]:
+                raise RegistryError(f"{self}: {to} is already in production")
+            self.load(to)
+            stack = stack[:stack.index(to)] if to in stack else stack
+            self._set_production(to, stack, reason)
+            self._append({"event": "rolled_back", "version": to, "previous": pointer["version"],
+                          "reason": reason})
+            return to
+
+    def _set_production(self, version: str, previous: list[str], reason: str) -> None:
+        tmp = self.root / f".production.json.{os.getpid()}"
+        write_json(tmp, {"version": version, "previous": previous, "since": now(), "reason": reason})
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.root / "production.json")
+
+    def _append(self, event: dict) -> None:
+        line = json.dumps({"at": now(), "dataset": self.dataset, "model": self.model, **event}, default=str)
+        with open(self.root / "history.jsonl", "a") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())

@@ -1,0 +1,156 @@
+"""The one configuration path: luigi.cfg [pipeline] -> config/pipeline.toml -> task parameters.
+
+Loading is cheap (stdlib only) because every `luigi` invocation, even a no-op, goes through it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+import luigi
+
+DEFAULT_DATASET = "digits"
+DEFAULT_MODEL = "logreg"
+PROBLEMS = ("classification", "regression", "clustering")
+# Names become folder names under data_dir: no separators, no dots, nothing that climbs out.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; the message names the file and key."""
+
+
+class pipeline(luigi.Config):  # noqa: N801  (luigi names a Config class after its cfg section)
+    data_dir = luigi.Parameter(default="data", description="artifact root")
+    config = luigi.Parameter(default="config/pipeline.toml", description="datasets, models and gates")
+
+
+def data_dir() -> Path:
+    return Path(pipeline().data_dir)
+
+
+def check_name(kind: str, name: str) -> str:
+    if not NAME_PATTERN.match(name or ""):
+        raise ConfigError(f"{kind} name {name!r} is not allowed: use letters, digits, '_' and '-' "
+                          "(no path separators, dots or '..')")
+    return name
+
+
+# ---------------------------------------------------------------- schema of pipeline.toml
+
+_NUMBER = (int, float)
+_SPLIT = {"test_size": _NUMBER, "seed": int, "stratify": bool}
+_CHECKS = {"min_rows": int, "columns": {"*": str}, "max_null_fraction": (float, int, dict),
+           "ranges": {"*": {"min": _NUMBER, "max": _NUMBER}}}
+_DATASET = {"source": str, "target": str, "problem": str, "sep": str, "description": str,
+            "split": _SPLIT, "checks": _CHECKS}
+_MODEL = {"estimator": str, "params": dict, "fit_on": str, "scale": bool, "description": str}
+_GATE = {"tolerance": _NUMBER, "compare": str, "*": {"min": _NUMBER, "max": _NUMBER}}
+_TOP = {"datasets": {"*": _DATASET}, "models": {"*": _MODEL}, "gates": {"*": _GATE}}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               dict: "a table"}
+
+SPLIT_DEFAULTS = {"test_size": 0.25, "seed": 42, "stratify": True}
+
+
+def _check(value, schema, where: str, file: str):
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{file}: {where}: expected a table, got {value!r}")
+        for key, item in value.items():
+            if key in schema:
+                _check(item, schema[key], f"{where}.{key}" if where else key, file)
+            elif "*" in schema:
+                _check(item, schema["*"], f"{where}.{key}" if where else key, file)
+            else:
+                known = ", ".join(k for k in schema if k != "*")
+                raise ConfigError(f"{file}: {where + '.' if where else ''}{key}: unknown key (known: {known})")
+        return
+    types = schema if isinstance(schema, tuple) else (schema,)
+    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+    if not ok:
+        expected = " or ".join(dict.fromkeys(_TYPE_NAMES[t] for t in types))
+        raise ConfigError(f"{file}: {where}: expected {expected}, got {value!r}")
+
+
+def _validate(doc: dict, file: str) -> dict:
+    _check(doc, _TOP, "", file)
+    for name, spec in doc.get("datasets", {}).items():
+        where = f"{file}: datasets.{name}"
+        check_name("dataset", name)
+        if "source" not in spec:
+            raise ConfigError(f"{where}: 'source' is required")
+        problem = spec.get("problem")
+        if problem not in PROBLEMS:
+            raise ConfigError(f"{where}.problem: expected one of {', '.join(PROBLEMS)}, got {problem!r}")
+        if problem != "clustering" and "target" not in spec:
+            raise ConfigError(f"{where}: 'target' is required for {problem}")
+        size = spec.get("split", {}).get("test_size", SPLIT_DEFAULTS["test_size"])
+        if not 0 < size < 1:
+            raise ConfigError(f"{where}.split.test_size: expected a fraction between 0 and 1, got {size!r}")
+    for name, spec in doc.get("models", {}).items():
+        check_name("model", name)
+        if "estimator" not in spec:
+            raise ConfigError(f"{file}: models.{name}: 'estimator' is required")
+        if spec.get("fit_on", "train") not in ("train", "all"):
+            raise ConfigError(f"{file}: models.{name}.fit_on: expected 'train' or 'all', got {spec['fit_on']!r}")
+    return doc
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, mtime_ns: int) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return _validate(doc, path)
+
+
+def load_config() -> dict:
+    path = pipeline().config
+    try:
+        mtime = Path(path).stat().st_mtime_ns
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (set [pipeline] config in luigi.cfg)") from None
+    return _load(path, mtime)
+
+
+def _lookup(section: str, name: str) -> dict:
+    check_name(section.rstrip("s"), name)
+    entries = load_config().get(section, {})
+    if name not in entries:
+        known = ", ".join(sorted(entries)) or "none"
+        raise ConfigError(f"{pipeline().config}: no {section.rstrip('s')} named {name!r} (known: {known})")
+    return entries[name]
+
+
+def dataset_spec(name: str) -> dict:
+    spec = dict(_lookup("datasets", name))
+    spec["split"] = {**SPLIT_DEFAULTS, **spec.get("split", {})}
+    spec.setdefault("checks", {})
+    spec.setdefault("target", None)
+    return spec
+
+
+def model_spec(name: str) -> dict:
+    spec = dict(_lookup("models", name))
+    spec.setdefault("params", {})
+    spec.setdefault("fit_on", "train")
+    return spec
+
+
+def gate_spec(dataset: str, model: str) -> dict:
+    """The dataset+model gate when one is configured, else the dataset's, else no floors."""
+    gates = load_config().get("gates", {})
+    return gates.get(f"{dataset}.{model}", gates.get(dataset, {}))
+
+
+def short_hash(obj) -> str:
+    """A stable 10-hex-digit digest of JSON-able config, used in output paths."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]

@@ -1,0 +1,11 @@
+"""Luigi wiring only: requires / output / run. The ML lives in pipeline.ml."""
+from pipeline.tasks.deploy import DeployModel, ValidateModel
+from pipeline.tasks.evaluate import EvaluateModel
+from pipeline.tasks.flows import TrainValidateDeploy
+from pipeline.tasks.ingest import IngestData
+from pipeline.tasks.split import SplitData
+from pipeline.tasks.train import TrainModel
+from pipeline.tasks.validate import ValidateData
+
+__all__ = ["IngestData", "ValidateData", "SplitData", "TrainModel", "EvaluateModel",
+           "ValidateModel", "DeployModel", "TrainValidateDeploy"]

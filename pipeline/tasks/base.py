@@ -1,0 +1,87 @@
+"""What every pipeline task shares: parameters, where its output lives, how it is committed.
+
+An output lives at  data_dir/<stage>/<dataset>[/<model>]/<date>/<key>/  where <key> hashes the
+config that shaped it together with the keys of the tasks it depends on, so editing a model's
+params re-runs training and what follows, and never reuses a stale artifact.
+
+No pandas or scikit-learn at module level: `luigi --module pipeline` imports this on every run,
+including the ones that find everything complete.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import luigi
+
+from pipeline import settings
+from pipeline.artifacts import ArtifactDir
+
+logger = logging.getLogger("pipeline")
+
+
+class NameParameter(luigi.Parameter):
+    """A dataset or model name; refuses anything that could escape data_dir."""
+
+    def __init__(self, kind: str, **kwargs):
+        self.kind = kind
+        super().__init__(**kwargs)
+
+    def normalize(self, x):
+        return settings.check_name(self.kind, x)
+
+
+class PipelineTask(luigi.Task):
+    dataset = NameParameter("dataset", default=settings.DEFAULT_DATASET, description="a [datasets.NAME] entry")
+    date = luigi.DateParameter(default=dt.date.today(), description="the run's partition (default: today)")
+
+    stage: str  # folder under data_dir
+
+    def spec(self) -> dict:
+        """The config that shapes this task's own output (hashed into its path)."""
+        return {}
+
+    def partition(self) -> list[str]:
+        return [self.dataset]
+
+    def config_key(self) -> str:
+        # Not cached: luigi reuses task instances, and the config may change under them (tests).
+        upstream = [t.config_key() for t in luigi.task.flatten(self.requires())]
+        return settings.short_hash({"spec": self.spec(), "upstream": upstream})
+
+    def output(self) -> ArtifactDir:
+        return ArtifactDir(settings.data_dir().joinpath(self.stage, *self.partition(), str(self.date),
+                                                        self.config_key()))
+
+    def commit(self, **meta):
+        """Context manager: a directory to write into, manifested and moved into place on success."""
+        return self.output().staging({"task": self.task_id, "config_key": self.config_key(), **meta})
+
+
+class ModelTask(PipelineTask):
+    model = NameParameter("model", default=settings.DEFAULT_MODEL, description="a [models.NAME] entry")
+
+    def partition(self) -> list[str]:
+        return [self.dataset, self.model]
+
+
+@PipelineTask.event_handler(luigi.Event.FAILURE)
+def _one_line_failure(task, exception):
+    # Luigi logs the traceback; this is the line a person reads first.
+    logger.error("FAILED %s: %s", task.task_id, exception)
+
+
+def read_frame(path):
+    import pandas as pd
+
+    return pd.read_parquet(path)
+
+
+def read_rows(split: ArtifactDir, *, fit_on: str, part: str):
+    """The rows a model is fitted ("train") or scored ("test") on; fit_on="all" uses every row."""
+    import pandas as pd
+
+    if fit_on == "all":
+        return pd.concat([read_frame(split / "train.parquet"), read_frame(split / "test.parquet")],
+                         ignore_index=True)
+    return read_frame(split / f"{part}.parquet")

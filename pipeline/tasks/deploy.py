@@ -1,0 +1,81 @@
+import logging
+
+from pipeline.artifacts import read_json, write_json
+from pipeline.registry import Registry
+from pipeline.settings import gate_spec, model_spec
+from pipeline.tasks.base import ModelTask
+from pipeline.tasks.evaluate import EvaluateModel, score_on_split
+from pipeline.tasks.split import SplitData
+from pipeline.tasks.train import TrainModel
+
+logger = logging.getLogger("pipeline")
+
+
+class ValidateModel(ModelTask):
+    """candidate metrics -> verdicts/.../verdict.json: pass or reject, with reasons.
+
+    The gate: the metric floors configured for the dataset (or dataset + model), and no
+    regression beyond `tolerance` against the production model scored on the same rows.
+    """
+
+    stage = "verdicts"
+
+    def requires(self):
+        return {"evaluation": EvaluateModel(dataset=self.dataset, model=self.model, date=self.date),
+                "split": SplitData(dataset=self.dataset, date=self.date)}
+
+    def spec(self):
+        return {"gate": gate_spec(self.dataset, self.model)}
+
+    def run(self):
+        from pipeline.ml.gate import decide
+
+        candidate = read_json(self.input()["evaluation"] / "metrics.json")
+        production, version = self.production_metrics(candidate["kind"])
+        verdict = decide(candidate, self.spec()["gate"], production, version)
+        with self.commit() as tmp:
+            write_json(tmp / "verdict.json", verdict)
+
+    def production_metrics(self, kind):
+        """The live model's metrics on this run's held-out rows, or (None, None) if none is live."""
+        registry = Registry.for_model(self.dataset, self.model)
+        if registry.production_version() is None:
+            return None, None
+        version, model, _ = registry.load_production()
+        metrics, _ = score_on_split(model, self.input()["split"], dataset=self.dataset,
+                                    fit_on=model_spec(self.model)["fit_on"], kind=kind)
+        return metrics, version
+
+
+class DeployModel(ModelTask):
+    """verdict + candidate -> a registry version, promoted to production only if the gate passed.
+
+    Writes decisions/.../decision.json. A rejected candidate is registered and recorded as
+    rejected with its reasons; production does not change.
+    """
+
+    stage = "decisions"
+
+    def requires(self):
+        return {"verdict": ValidateModel(dataset=self.dataset, model=self.model, date=self.date),
+                "model": TrainModel(dataset=self.dataset, model=self.model, date=self.date),
+                "evaluation": EvaluateModel(dataset=self.dataset, model=self.model, date=self.date)}
+
+    def run(self):
+        verdict = read_json(self.input()["verdict"] / "verdict.json")
+        card = {**read_json(self.input()["model"] / "card.json"),
+                "metrics": read_json(self.input()["evaluation"] / "metrics.json"), "verdict": verdict}
+        registry = Registry.for_model(self.dataset, self.model)
+        before = registry.production_version()
+        version = registry.register(self.input()["model"] / "model.joblib", card)
+        if verdict["passed"]:
+            registry.promote(version, reason="; ".join(verdict["reasons"]))
+        else:
+            registry.reject(version, verdict["reasons"])
+            logger.warning("%s %s rejected, production stays %s: %s", registry, version, before,
+                           "; ".join(verdict["reasons"]))
+        decision = {"decision": "promoted" if verdict["passed"] else "rejected", "version": version,
+                    "reasons": verdict["reasons"], "production_before": before,
+                    "production_after": registry.production_version()}
+        with self.commit() as tmp:
+            write_json(tmp / "decision.json", decision)
