@@ -67,7 +67,9 @@ def parse_bytes(payload: bytes, *, name: str, label: str, sep: str | None = None
             import pyarrow.csv as pcsv
 
             parse = pcsv.ParseOptions(delimiter=sep) if sep else pcsv.ParseOptions()
-            table = pcsv.read_csv(io.BytesIO(payload), parse_options=parse)
+            # an empty cell is a missing value in text columns too, as in pandas
+            convert = pcsv.ConvertOptions(strings_can_be_null=True)
+            table = pcsv.read_csv(io.BytesIO(payload), parse_options=parse, convert_options=convert)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError) as exc:
         raise DataError(f"{label}: cannot be read: {_first_line(exc)}") from None
     dups = duplicate_columns(table.column_names)

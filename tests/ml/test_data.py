@@ -1,0 +1,272 @@
+"""The data checks behind ValidateData, fingerprints and the train/test split."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.ml.data import describe_violations, fingerprint_frame, split_frame, validate_frame
+
+
+def frame() -> pd.DataFrame:
+    """A small valid classification frame: numeric, text and a two-class target."""
+    return pd.DataFrame({
+        "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        "s": ["a", "b", "a", "b", "a", "b"],
+        "y": [0, 1, 0, 1, 0, 1],
+    })
+
+
+def validate(df, *, target="y", problem="classification", checks=None):
+    return validate_frame(df, target=target, problem=problem, checks=checks or {})
+
+
+def rules(report) -> list[tuple]:
+    return [(v["column"], v["rule"]) for v in report["violations"]]
+
+
+# ---------------------------------------------------------------- always-on rules
+
+def test_valid_frame_passes_with_a_full_report():
+    report = validate(frame())
+    assert report["passed"] is True
+    assert report["violations"] == []
+    assert (report["rows"], report["columns"], report["rows_usable"]) == (6, 3, 6)
+    assert report["class_counts"] == {"0": 3, "1": 3}
+    assert report["column_summary"]["x"]["min"] == 1.0
+    assert report["column_summary"]["x"]["max"] == 6.0
+
+
+def test_duplicate_column_names_fail():
+    df = frame()
+    df.columns = ["x", "x", "y"]
+    report = validate(df)
+    assert not report["passed"]
+    assert rules(report) == [("x", "unique_columns")]
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError,
+                   reason="validate_frame crashes with TypeError when the duplicated "
+                          "column is the target (frame[target] is a DataFrame)")
+def test_duplicate_target_column_is_a_violation_not_a_crash():
+    df = frame()
+    df.columns = ["x", "y", "y"]
+    report = validate(df)
+    assert ("y", "unique_columns") in rules(report)
+
+
+def test_frame_without_rows_fails():
+    report = validate(frame().iloc[0:0])
+    assert not report["passed"]
+    assert (None, "not_empty") in rules(report)
+    assert any(v["detail"] == "no rows" for v in report["violations"])
+
+
+def test_missing_target_column_fails_and_lists_the_columns():
+    report = validate(frame(), target="label")
+    assert rules(report) == [("label", "target_present")]
+    assert "x, s, y" in report["violations"][0]["detail"]
+
+
+def test_every_target_missing_fails():
+    df = frame()
+    df["y"] = np.nan
+    report = validate(df)
+    assert rules(report) == [("y", "not_empty")]
+    assert "every row has a missing target" in report["violations"][0]["detail"]
+
+
+def test_all_null_column_fails():
+    df = frame()
+    df["empty"] = np.nan
+    report = validate(df)
+    assert rules(report) == [("empty", "not_all_null")]
+
+
+def test_infinite_values_fail_with_their_count():
+    df = frame()
+    df.loc[[1, 3], "x"] = [np.inf, -np.inf]
+    report = validate(df)
+    assert rules(report) == [("x", "finite")]
+    assert report["violations"][0]["detail"].startswith("2 infinite")
+
+
+def test_single_class_target_fails_for_classification():
+    df = frame()
+    df["y"] = 1
+    report = validate(df)
+    assert rules(report) == [("y", "min_classes")]
+    assert "1 class(es)" in report["violations"][0]["detail"]
+
+
+def test_single_valued_target_is_fine_for_regression():
+    df = frame()
+    df["y"] = 1.5
+    assert validate(df, problem="regression")["passed"]
+
+
+def test_rows_with_missing_target_are_counted_not_failed():
+    df = frame()
+    df["y"] = [0, np.nan, 0, 1, np.nan, 1]
+    report = validate(df)
+    assert report["passed"]
+    assert report["rows"] == 6
+    assert report["rows_dropped_missing_target"] == 2
+    assert report["rows_usable"] == 4
+
+
+# ---------------------------------------------------------------- declared checks
+
+def test_min_rows_counts_usable_rows():
+    df = frame()
+    df.loc[0, "y"] = np.nan
+    assert validate(df, checks={"min_rows": 5})["passed"]
+    report = validate(df, checks={"min_rows": 6})
+    assert rules(report) == [(None, "min_rows")]
+    assert "5 usable rows, at least 6 required" in report["violations"][0]["detail"]
+
+
+def test_declared_column_types_pass_when_they_match():
+    df = frame()
+    df["n"] = [1, 2, 3, 4, 5, 6]
+    df["b"] = [True, False] * 3
+    checks = {"columns": {"x": "numeric", "n": "integer", "s": "string", "b": "boolean"}}
+    assert validate(df, checks=checks)["passed"]
+
+
+def test_text_in_a_numeric_column_fails_and_shows_the_text():
+    df = frame()
+    df["amount"] = ["1.5", "2", "oops", "4", "5", "6"]
+    report = validate(df, checks={"columns": {"amount": "numeric"}})
+    assert rules(report) == [("amount", "type")]
+    assert "expected numeric" in report["violations"][0]["detail"]
+    assert "'oops'" in report["violations"][0]["detail"]
+
+
+def test_fractional_values_fail_an_integer_column():
+    report = validate(frame(), checks={"columns": {"x": "integer"}})
+    assert report["passed"]  # 1.0 .. 6.0 are whole numbers
+    df = frame()
+    df.loc[2, "x"] = 2.5
+    report = validate(df, checks={"columns": {"x": "integer"}})
+    assert rules(report) == [("x", "type")]
+
+
+def test_number_column_declared_as_string_or_boolean_fails():
+    report = validate(frame(), checks={"columns": {"x": "string", "y": "boolean"}})
+    assert rules(report) == [("x", "type"), ("y", "type")]
+
+
+def test_declared_column_that_is_absent_fails():
+    report = validate(frame(), checks={"columns": {"age": "numeric"}})
+    assert rules(report) == [("age", "required_column")]
+
+
+def test_max_null_fraction_as_one_number_applies_to_every_column():
+    df = frame()
+    df.loc[[0, 1], "x"] = np.nan  # 2 of 6 missing
+    assert validate(df, checks={"max_null_fraction": 0.5})["passed"]
+    report = validate(df, checks={"max_null_fraction": 0.2})
+    assert rules(report) == [("x", "max_null_fraction")]
+    assert "0.333 of values are missing, at most 0.2 allowed" in report["violations"][0]["detail"]
+
+
+def test_max_null_fraction_per_column_table():
+    df = frame()
+    df.loc[[0, 1], "x"] = np.nan
+    df.loc[0, "s"] = np.nan
+    # x may be a third missing, s may not be missing at all, and `gone` does not exist
+    report = validate(df, checks={"max_null_fraction": {"x": 0.4, "s": 0.0, "gone": 0.1}})
+    assert rules(report) == [("s", "max_null_fraction"), ("gone", "max_null_fraction")]
+    assert report["violations"][1]["detail"] == "declared column is missing"
+
+
+def test_ranges_report_values_outside_the_bounds():
+    checks = {"ranges": {"x": {"min": 2, "max": 5}, "y": {"min": 0}}}
+    report = validate(frame(), checks=checks)
+    assert rules(report) == [("x", "range")]
+    detail = report["violations"][0]["detail"]
+    assert "2 value(s) outside [2, 5]" in detail
+    assert "min 1.0, max 6.0" in detail
+
+
+def test_ranges_within_bounds_pass_and_absent_column_fails():
+    assert validate(frame(), checks={"ranges": {"x": {"min": 1, "max": 6}}})["passed"]
+    report = validate(frame(), checks={"ranges": {"age": {"min": 0}}})
+    assert rules(report) == [("age", "range")]
+
+
+def test_describe_violations_is_one_line_naming_dataset_column_and_rule():
+    df = frame()
+    df["empty"] = np.nan
+    report = validate(df, checks={"min_rows": 100})
+    text = describe_violations("churn", report["violations"])
+    assert "\n" not in text
+    assert text.startswith("dataset 'churn': ")
+    assert "column 'empty': not_all_null: every value is missing" in text
+    assert "table: min_rows: 6 usable rows, at least 100 required" in text
+
+
+# ---------------------------------------------------------------- fingerprints
+
+def test_fingerprint_is_stable_for_equal_content():
+    a, b = frame(), frame()
+    assert fingerprint_frame(a) == fingerprint_frame(b)
+    assert fingerprint_frame(a) == fingerprint_frame(a.set_axis(range(10, 16)))  # index ignored
+    assert len(fingerprint_frame(a)) == 64
+
+
+def test_fingerprint_changes_with_values_names_types_and_row_order():
+    base = fingerprint_frame(frame())
+    changed_value = frame()
+    changed_value.loc[3, "x"] = 4.5
+    renamed = frame().rename(columns={"x": "z"})
+    retyped = frame().astype({"x": "float32"})
+    reordered = frame().iloc[::-1].reset_index(drop=True)
+    others = [fingerprint_frame(f) for f in (changed_value, renamed, retyped, reordered)]
+    assert base not in others
+    assert len(set(others)) == 4
+
+
+# ---------------------------------------------------------------- split
+
+def labelled(n_per_class=(6, 6)) -> pd.DataFrame:
+    y = sum(([label] * n for label, n in enumerate(n_per_class)), [])
+    return pd.DataFrame({"x": np.arange(len(y), dtype=float), "y": y})
+
+
+def test_split_is_stratified_for_classification():
+    df = labelled((10, 6))
+    train, test = split_frame(df, target="y", problem="classification", test_size=0.5, seed=1)
+    assert len(train) == len(test) == 8
+    assert test["y"].value_counts().to_dict() == {0: 5, 1: 3}
+    assert train["y"].value_counts().to_dict() == {0: 5, 1: 3}
+    assert sorted(pd.concat([train, test])["x"]) == list(df["x"])  # nothing lost or repeated
+
+
+def test_split_is_deterministic_for_a_seed_and_changes_with_it():
+    df = labelled((10, 10))
+    kwargs = dict(target="y", problem="classification", test_size=0.25)
+    first = split_frame(df, seed=7, **kwargs)
+    second = split_frame(df, seed=7, **kwargs)
+    pd.testing.assert_frame_equal(first[0], second[0])
+    pd.testing.assert_frame_equal(first[1], second[1])
+    other = split_frame(df, seed=8, **kwargs)
+    assert list(other[1]["x"]) != list(first[1]["x"])
+    assert list(first[1].index) == list(range(len(first[1])))  # index reset
+
+
+def test_split_falls_back_to_unstratified_when_a_class_has_one_row():
+    df = labelled((7, 1))
+    train, test = split_frame(df, target="y", problem="classification", test_size=0.25, seed=0)
+    assert (len(train), len(test)) == (6, 2)
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="split_frame stratifies whenever every class has 2 rows, even "
+                          "when the test (or train) split has fewer rows than there are "
+                          "classes; sklearn then raises a bare ValueError")
+def test_split_falls_back_when_the_test_split_is_smaller_than_the_number_of_classes():
+    df = labelled((4, 3, 3))  # 10 rows, 3 classes, test_size 0.2 -> 2 test rows
+    train, test = split_frame(df, target="y", problem="classification", test_size=0.2, seed=0)
+    assert (len(train), len(test)) == (8, 2)

@@ -1,0 +1,102 @@
+"""Any ordinary CSV trains by config alone; bad data fails loudly and touches nothing."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def customers(n=400, seed=0) -> pd.DataFrame:
+    """Mixed numeric and text columns, missing values, a text target that depends on both."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "plus", "pro"], size=n)
+    region = rng.choice(["north", "south", "east", "west"], size=n)
+    tenure = rng.integers(1, 72, size=n).astype(float)
+    spend = rng.normal(50, 15, size=n).round(2)
+    score = tenure / 72 + (plan == "pro") * 0.6 - (plan == "basic") * 0.4 + rng.normal(0, 0.15, n)
+    frame = pd.DataFrame({"plan": plan, "region": region, "tenure": tenure, "monthly_spend": spend,
+                          "churned": np.where(score > 0.45, "no", "yes")})
+    frame.loc[rng.choice(n, n // 10, replace=False), "tenure"] = np.nan
+    frame.loc[rng.choice(n, n // 13, replace=False), "region"] = None
+    frame.loc[rng.choice(n, n // 80, replace=False), "churned"] = None
+    return frame
+
+
+CUSTOMERS_BLOCK = """
+[datasets.customers]
+source = "{path}"
+target = "churned"
+problem = "classification"
+checks = {{ min_rows = 100, columns = {{ tenure = "numeric", plan = "string" }}, max_null_fraction = 0.3 }}
+
+[gates.customers]
+accuracy = {{ min = 0.7 }}
+"""
+
+
+def test_csv_with_text_columns_and_missing_values_trains_and_deploys(workspace, tmp_path):
+    source = tmp_path / "customers.csv"
+    customers().to_csv(source, index=False)
+    source_bytes = source.read_bytes()
+    workspace.add_config(CUSTOMERS_BLOCK.format(path=source))
+
+    for model in ("logreg", "random_forest"):
+        run = workspace.luigi("TrainValidateDeploy", "--dataset", "customers", "--model", model)
+        assert run.returncode == 0, run.output
+        assert workspace.production("customers", model) == "v0001"
+    assert source.read_bytes() == source_bytes  # the source is never modified
+
+    report = json.loads(next((workspace.data / "validated").rglob("report.json")).read_text())
+    assert report["rows_dropped_missing_target"] == 5 and report["rows_usable"] == 395
+    manifest = json.loads(next((workspace.data / "raw").rglob("manifest.json")).read_text())
+    assert manifest["rows"] == 400 and manifest["source"]["source"] == str(source)
+    assert len(manifest["source"]["sha256"]) == 64
+
+    new = customers(n=25, seed=1).drop(columns=["churned"])
+    new.to_csv(tmp_path / "new.csv", index=False)
+    proc = workspace.cli("predict", "--dataset", "customers", "--model", "logreg",
+                         "--input", str(tmp_path / "new.csv"), "--output", str(tmp_path / "scored.parquet"))
+    assert proc.returncode == 0, proc.stderr
+    scored = pd.read_parquet(tmp_path / "scored.parquet")
+    assert len(scored) == 25 and set(scored["prediction"]) <= {"yes", "no"}
+    assert (scored["model_version"] == "v0001").all()
+
+    missing = workspace.cli("predict", "--dataset", "customers", "--model", "logreg",
+                            "--input", str(tmp_path / "new.csv"), "--output", str(tmp_path / "x.csv"))
+    assert missing.returncode == 0
+    new.drop(columns=["plan"]).to_csv(tmp_path / "noplan.csv", index=False)
+    bad = workspace.cli("predict", "--dataset", "customers", "--model", "logreg",
+                        "--input", str(tmp_path / "noplan.csv"), "--output", str(tmp_path / "y.csv"))
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == f"error: {tmp_path / 'noplan.csv'}: missing column(s) the model needs: plan"
+    assert not (tmp_path / "y.csv").exists()
+
+
+def test_malformed_dataset_fails_clearly_and_leaves_registry_alone(workspace, tmp_path):
+    source = tmp_path / "customers.csv"
+    customers().to_csv(source, index=False)
+    workspace.add_config(CUSTOMERS_BLOCK.format(path=source))
+    assert workspace.luigi("TrainValidateDeploy", "--dataset", "customers", "--date=2026-01-01").returncode == 0
+    registry_before = sorted((p.name, p.read_bytes()) for p in workspace.registry_dir("customers").glob("*.json*"))
+
+    customers().drop(columns=["churned"]).to_csv(source, index=False)
+    run = workspace.luigi("TrainValidateDeploy", "--dataset", "customers", "--date=2026-01-02")
+    assert run.returncode == 30, run.output
+    assert "dataset 'customers': column 'churned': target_present: target column not found" in run.output
+    assert sorted((p.name, p.read_bytes()) for p in workspace.registry_dir("customers").glob("*.json*")) \
+        == registry_before
+    assert not list((workspace.data / "validated" / "customers" / "2026-01-02").glob("*/report.json"))
+
+
+@pytest.mark.parametrize("dataset, model, metric, floor", [
+    ("diabetes", "ridge", "r2", 0.3),
+    ("digits", "kmeans", "v_measure", 0.6),
+    ("iris", "random_forest", "accuracy", 0.85),
+])
+def test_each_problem_kind_deploys(workspace, dataset, model, metric, floor):
+    run = workspace.luigi("TrainValidateDeploy", "--dataset", dataset, "--model", model)
+    assert run.returncode == 0, run.output
+    [row] = workspace.registry_list()
+    assert row["production"] and row["metrics"][metric] >= floor

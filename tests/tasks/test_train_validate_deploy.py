@@ -1,0 +1,117 @@
+"""End to end: the real `luigi` command, a temporary data dir, the real registry."""
+import json
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+DAY1, DAY2 = "--date=2026-01-01", "--date=2026-01-02"
+
+
+def snapshot(paths):
+    """(path, mtime, size) of every file under the given output dirs."""
+    return sorted((str(f), f.stat().st_mtime_ns, f.stat().st_size)
+                  for p in paths for f in p.rglob("*") if f.is_file())
+
+
+def test_default_run_promotes_v1_and_a_second_run_does_nothing(workspace):
+    first = workspace.luigi("TrainValidateDeploy")
+    assert first.returncode == 0, first.output
+    assert first.ran("TrainModel") and first.ran("DeployModel")
+
+    [row] = workspace.registry_list()
+    assert (row["dataset"], row["model"], row["version"]) == ("digits", "logreg", "v0001")
+    assert row["production"] is True
+    assert row["metrics"]["accuracy"] >= 0.95
+
+    before = snapshot([workspace.data])
+    second = workspace.luigi("TrainValidateDeploy")
+    assert second.returncode == 0, second.output
+    assert "ran successfully" not in second.output
+    assert "complete ones were encountered" in second.output
+    assert snapshot([workspace.data]) == before
+
+
+def test_failed_training_keeps_earlier_outputs_and_rerun_resumes(workspace):
+    workspace.replace_config("params = { max_iter = 2000, C = 1.0 }", "params = { max_iter = 2000, C = -1.0 }")
+    failed = workspace.luigi("TrainValidateDeploy", DAY1)
+    assert failed.returncode == 30, failed.output  # [retcode] task_failed
+    assert "FAILED TrainModel" in failed.output and "'C' parameter" in failed.output
+    kept = workspace.outputs("raw") + workspace.outputs("validated") + workspace.outputs("split")
+    assert len(kept) == 3 and not workspace.outputs("models")
+    before = snapshot(kept)
+    assert workspace.production() is None
+
+    workspace.replace_config("C = -1.0", "C = 1.0")
+    resumed = workspace.luigi("TrainValidateDeploy", DAY1)
+    assert resumed.returncode == 0, resumed.output
+    assert not resumed.ran("IngestData") and not resumed.ran("SplitData")
+    assert resumed.ran("TrainModel") and resumed.ran("DeployModel")
+    assert snapshot(kept) == before
+    assert workspace.production() == "v0001"
+
+
+def test_editing_model_params_retrains_without_reingesting(workspace):
+    assert workspace.luigi("TrainValidateDeploy", DAY1).returncode == 0
+    workspace.replace_config("params = { max_iter = 2000, C = 1.0 }", "params = { max_iter = 2000, C = 0.5 }")
+    again = workspace.luigi("TrainValidateDeploy", DAY1)
+    assert again.returncode == 0, again.output
+    assert not again.ran("IngestData") and not again.ran("ValidateData") and not again.ran("SplitData")
+    assert again.ran("TrainModel") and again.ran("EvaluateModel") and again.ran("DeployModel")
+    assert len(workspace.outputs("models")) == 2 and len(workspace.outputs("raw")) == 1
+    assert [r["version"] for r in workspace.registry_list()] == ["v0001", "v0002"]
+
+
+def test_worse_candidate_is_rejected_and_production_stays(workspace):
+    assert workspace.luigi("TrainValidateDeploy", DAY1).returncode == 0
+    # A heavily regularised model: still above the floor, clearly worse than production.
+    workspace.replace_config("accuracy = { min = 0.95 }\ntolerance = 0.01", "accuracy = { min = 0.5 }\ntolerance = 0.01")
+    workspace.replace_config("params = { max_iter = 2000, C = 1.0 }", "params = { max_iter = 2000, C = 0.0001 }")
+    worse = workspace.luigi("TrainValidateDeploy", DAY2)
+    assert worse.returncode == 0, worse.output
+    assert workspace.production() == "v0001"
+    rejected = [e for e in workspace.history() if e["event"] == "rejected"]
+    assert rejected and rejected[0]["version"] == "v0002"
+    assert "vs production v0001" in rejected[0]["reasons"][-1]
+    decision = json.loads(next((workspace.data / "decisions").rglob("2026-01-02/*/decision.json")).read_text())
+    assert decision["decision"] == "rejected" and decision["production_after"] == "v0001"
+    statuses = {r["version"]: r["status"] for r in workspace.registry_list()}
+    assert statuses == {"v0001": "production", "v0002": "rejected"}
+
+
+def test_metric_floor_rejects_first_candidate(workspace):
+    workspace.replace_config("accuracy = { min = 0.95 }", "accuracy = { min = 0.9999 }")
+    run = workspace.luigi("TrainValidateDeploy", DAY1)
+    assert run.returncode == 0, run.output
+    assert workspace.production() is None
+    assert "rejected" in run.output and "< 0.9999" in run.output
+
+
+def test_rollback_restores_previous_version(workspace):
+    assert workspace.luigi("TrainValidateDeploy", DAY1).returncode == 0
+    assert workspace.luigi("TrainValidateDeploy", DAY2).returncode == 0
+    assert workspace.production() == "v0002"
+
+    proc = workspace.cli("registry", "rollback", "--reason", "bad predictions in the field")
+    assert proc.returncode == 0, proc.stderr
+    assert "v0002 to v0001" in proc.stdout
+    assert workspace.production() == "v0001"
+    last = workspace.history()[-1]
+    assert (last["event"], last["version"], last["reason"]) == ("rolled_back", "v0001", "bad predictions in the field")
+
+    nothing_left = workspace.cli("registry", "rollback")
+    assert nothing_left.returncode == 1 and "no earlier one" in nothing_left.stderr
+    assert workspace.production() == "v0001"
+
+
+def test_unknown_dataset_fails_with_clear_message(workspace):
+    run = workspace.luigi("TrainValidateDeploy", "--dataset", "nosuch")
+    assert run.returncode != 0
+    assert "no dataset named 'nosuch'" in run.output
+
+
+def test_dataset_name_cannot_escape_data_dir(workspace):
+    run = workspace.luigi("TrainValidateDeploy", "--dataset", "../../etc")
+    assert run.returncode != 0
+    assert "is not allowed" in run.output
+    assert not (workspace.root / "etc").exists()
