@@ -65,10 +65,27 @@ class ModelTask(PipelineTask):
         return [self.dataset, self.model]
 
 
-@PipelineTask.event_handler(luigi.Event.FAILURE)
+# Luigi logs a traceback; these are the lines a person reads first.
+@luigi.Task.event_handler(luigi.Event.FAILURE)
 def _one_line_failure(task, exception):
-    # Luigi logs the traceback; this is the line a person reads first.
-    logger.error("FAILED %s: %s", task.task_id, exception)
+    if type(task).__module__.startswith("pipeline."):
+        logger.error("FAILED %s: %s", task, exception)
+
+
+@luigi.Task.event_handler(luigi.Event.BROKEN_TASK)
+def _one_line_broken(task, exception):
+    if type(task).__module__.startswith("pipeline."):
+        logger.error("CANNOT SCHEDULE %s: %s", task, exception)
+
+
+@luigi.Task.event_handler(luigi.Event.DEPENDENCY_MISSING)
+def _one_line_complete_error(task):
+    # Luigi passes no exception when complete() raised (a bad config name, say); ask again.
+    if type(task).__module__.startswith("pipeline."):
+        try:
+            task.complete()
+        except Exception as exc:  # noqa: BLE001 - reported, the scheduler already failed the task
+            logger.error("CANNOT SCHEDULE %s: %s", task, exc)
 
 
 def read_frame(path):

@@ -106,8 +106,9 @@ def test_rollback_restores_previous_version(workspace):
 
 def test_unknown_dataset_fails_with_clear_message(workspace):
     run = workspace.luigi("TrainValidateDeploy", "--dataset", "nosuch")
-    assert run.returncode != 0
-    assert "no dataset named 'nosuch'" in run.output
+    assert run.returncode == 35, run.output  # [retcode] scheduling_error
+    assert "CANNOT SCHEDULE TrainValidateDeploy(dataset=nosuch" in run.output
+    assert "no dataset named 'nosuch' (known: breast_cancer, diabetes, digits, iris, wine)" in run.output
 
 
 def test_dataset_name_cannot_escape_data_dir(workspace):

@@ -1,0 +1,125 @@
+"""Held-out metrics per problem kind."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.ml.metrics import (classification_metrics, clustering_metrics, evaluate, higher_is_better,
+                                 regression_metrics)
+from pipeline.ml.models import fit_model
+
+
+def test_classification_metrics_keys_and_values():
+    y_true = np.array([0, 0, 1, 1])
+    y_pred = np.array([0, 1, 1, 1])
+    proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.3, 0.7]])
+    values = classification_metrics(y_true, y_pred, proba, [0, 1])
+    assert set(values) == {"accuracy", "balanced_accuracy", "f1_macro", "confusion_matrix", "roc_auc"}
+    assert values["accuracy"] == 0.75
+    assert values["balanced_accuracy"] == 0.75
+    assert 0 < values["f1_macro"] < 1
+    assert values["confusion_matrix"] == {"labels": [0, 1], "matrix": [[1, 1], [0, 2]]}
+    assert values["roc_auc"] == 1.0  # every positive scored above every negative
+
+
+def test_roc_auc_for_multiclass_with_string_labels():
+    y_true = np.array(["a", "b", "c", "a", "c"])
+    y_pred = np.array(["a", "b", "b", "a", "c"])
+    proba = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.5, 0.4], [0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    values = classification_metrics(y_true, y_pred, proba, ["a", "b", "c"])
+    assert 0.5 < values["roc_auc"] <= 1.0
+    assert values["accuracy"] == pytest.approx(0.8)
+    assert values["confusion_matrix"]["labels"] == ["a", "b", "c"]
+
+
+def test_roc_auc_left_out_when_undefined():
+    proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.8, 0.2]])
+    # one class missing from y_true
+    values = classification_metrics(np.array([0, 0, 0]), np.array([0, 1, 0]), proba, [0, 1])
+    assert "roc_auc" not in values
+    assert values["accuracy"] == pytest.approx(2 / 3)
+    # no probabilities
+    assert "roc_auc" not in classification_metrics(np.array([0, 1]), np.array([0, 1]))
+
+
+def test_regression_metrics():
+    values = regression_metrics(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 2.0, 3.0, 6.0]))
+    assert set(values) == {"rmse", "mae", "r2"}
+    assert values["rmse"] == pytest.approx(1.0)  # sqrt(4 / 4)
+    assert values["mae"] == pytest.approx(0.5)
+    assert values["r2"] == pytest.approx(1 - 4 / 5)
+    perfect = regression_metrics(np.array([1.0, 2.0]), np.array([1.0, 2.0]))
+    assert perfect == {"rmse": 0.0, "mae": 0.0, "r2": 1.0}
+
+
+def test_clustering_metrics_with_and_without_labels():
+    features = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
+    labels_pred = np.array([1, 1, 1, 0, 0, 0])
+    labels_true = np.array(["a", "a", "a", "b", "b", "b"])
+    values = clustering_metrics(labels_true, labels_pred, features)
+    assert set(values) == {"homogeneity", "completeness", "v_measure", "ari", "ami", "silhouette"}
+    for key in ("homogeneity", "completeness", "v_measure", "ari", "ami"):
+        assert values[key] == pytest.approx(1.0), key  # same partition, other names
+    assert values["silhouette"] > 0.9
+    unlabelled = clustering_metrics(None, labels_pred, features)
+    assert set(unlabelled) == {"silhouette"}
+
+
+def test_silhouette_left_out_for_a_single_cluster():
+    values = clustering_metrics(None, np.array([0, 0, 0]), np.array([[0.0], [1.0], [2.0]]))
+    assert "silhouette" not in values
+
+
+def test_lower_is_better_metrics():
+    assert not higher_is_better("rmse")
+    assert not higher_is_better("mae")
+    assert not higher_is_better("inertia")
+    assert higher_is_better("accuracy")
+    assert higher_is_better("r2")
+
+
+def small_classification():
+    X = pd.DataFrame({"num": [1.0, 2.0, 3.0, 4.0, 10.0, 11.0, 12.0, 13.0],
+                      "plan": ["a", "a", "b", "a", "b", "b", "a", "b"]})
+    y = pd.Series(["no", "no", "no", "no", "yes", "yes", "yes", "yes"])
+    return X, y
+
+
+def test_evaluate_classification_model_returns_metrics_and_predictions():
+    X, y = small_classification()
+    model = fit_model({"estimator": "sklearn.linear_model.LogisticRegression"}, X, y, "classification")
+    values, predictions = evaluate(model, X, y, "classification")
+    assert values["kind"] == "classification"
+    assert values["n_samples"] == 8
+    assert values["accuracy"] == 1.0
+    assert values["roc_auc"] == 1.0
+    assert list(predictions.columns) == ["actual", "prediction", "proba_no", "proba_yes"]
+    assert list(predictions["actual"]) == list(y)
+    assert np.allclose(predictions[["proba_no", "proba_yes"]].sum(axis=1), 1.0)
+
+
+def test_evaluate_regression_model():
+    X = pd.DataFrame({"num": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    y = pd.Series([2.0, 4.0, 6.0, 8.0, 10.0])
+    model = fit_model({"estimator": "sklearn.linear_model.LinearRegression"}, X, y, "regression")
+    values, predictions = evaluate(model, X, y, "regression")
+    assert values["rmse"] == pytest.approx(0.0, abs=1e-9)
+    assert values["r2"] == pytest.approx(1.0)
+    assert values["kind"] == "regression"
+    assert list(predictions.columns) == ["actual", "prediction"]
+
+
+def test_evaluate_kmeans_reports_inertia_and_label_agreement():
+    X = pd.DataFrame({"a": [0.0, 0.1, 0.2, 5.0, 5.1, 5.2], "b": [1.0, 1.1, 0.9, 7.0, 7.1, 6.9]})
+    y = pd.Series([3, 3, 3, 8, 8, 8])
+    spec = {"estimator": "sklearn.cluster.KMeans", "params": {"n_clusters": 2, "n_init": 2, "random_state": 0}}
+    model = fit_model(spec, X, None, "clustering")
+    values, _ = evaluate(model, X, y, "clustering")
+    assert values["v_measure"] == pytest.approx(1.0)
+    assert values["inertia"] > 0
+    assert values["n_samples"] == 6
+    unlabelled, predictions = evaluate(model, X, None, "clustering")
+    assert "v_measure" not in unlabelled
+    assert "inertia" in unlabelled and "silhouette" in unlabelled
+    assert "actual" not in predictions.columns
