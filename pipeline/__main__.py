@@ -56,12 +56,15 @@ def cmd_list(args) -> int:
     else:
         from pipeline.ml.metrics import PRIMARY_METRIC
 
-        print(f"{'dataset':<16}{'model':<16}{'version':<9}{'status':<12}{'date':<12}metric")
+        table = [("dataset", "model", "version", "status", "date", "metric")]
         for r in rows:
             metric = PRIMARY_METRIC.get(r["kind"], "")
             value = r["metrics"].get(metric)
-            shown = f"{metric}={value:.4f}" if value is not None else ""
-            print(f"{r['dataset']:<16}{r['model']:<16}{r['version']:<9}{r['status']:<12}{r['date'] or '':<12}{shown}")
+            table.append((r["dataset"], r["model"], r["version"], r["status"], r["date"] or "",
+                          f"{metric}={value:.4f}" if value is not None else ""))
+        widths = [max(len(row[i]) for row in table) + 2 for i in range(len(table[0]))]
+        for row in table:
+            print("".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     return 0
 
 

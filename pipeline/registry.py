@@ -31,7 +31,7 @@ class RegistryError(RuntimeError):
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def load_model(path: Path, expected_sha256: str):
@@ -53,7 +53,7 @@ class Registry:
         self.root, self.dataset, self.model = Path(root), dataset, model
 
     @classmethod
-    def for_model(cls, dataset: str, model: str) -> "Registry":
+    def for_model(cls, dataset: str, model: str) -> Registry:
         check_name("dataset", dataset)
         check_name("model", model)
         return cls(data_dir() / "registry" / dataset / model, dataset, model)

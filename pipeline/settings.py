@@ -17,7 +17,7 @@ DEFAULT_DATASET = "digits"
 DEFAULT_MODEL = "logreg"
 PROBLEMS = ("classification", "regression", "clustering")
 # Names become folder names under data_dir: no separators, no dots, nothing that climbs out.
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 class ConfigError(ValueError):
@@ -34,7 +34,7 @@ def data_dir() -> Path:
 
 
 def check_name(kind: str, name: str) -> str:
-    if not NAME_PATTERN.match(name or ""):
+    if not NAME_PATTERN.fullmatch(name or ""):
         raise ConfigError(f"{kind} name {name!r} is not allowed: use letters, digits, '_' and '-' "
                           "(no path separators, dots or '..')")
     return name
@@ -46,13 +46,13 @@ _NUMBER = (int, float)
 _SPLIT = {"test_size": _NUMBER, "seed": int, "stratify": bool}
 _CHECKS = {"min_rows": int, "columns": {"*": str}, "max_null_fraction": (float, int, dict),
            "ranges": {"*": {"min": _NUMBER, "max": _NUMBER}}}
-_DATASET = {"source": str, "target": str, "problem": str, "sep": str, "description": str,
+_DATASET = {"source": str, "target": str, "problem": str, "sep": str, "na_values": list, "description": str,
             "split": _SPLIT, "checks": _CHECKS}
 _MODEL = {"estimator": str, "params": dict, "fit_on": str, "scale": bool, "description": str}
 _GATE = {"tolerance": _NUMBER, "compare": str, "*": {"min": _NUMBER, "max": _NUMBER}}
 _TOP = {"datasets": {"*": _DATASET}, "models": {"*": _MODEL}, "gates": {"*": _GATE}}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               dict: "a table"}
+               dict: "a table", list: "a list"}
 
 SPLIT_DEFAULTS = {"test_size": 0.25, "seed": 42, "stratify": True}
 

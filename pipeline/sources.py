@@ -24,7 +24,7 @@ HTTP_ATTEMPTS = 4
 HTTP_BACKOFF = 1.0  # seconds before the 2nd attempt, doubled after each failure
 
 
-def read_source(source: str, *, sep: str | None = None):
+def read_source(source: str, *, sep: str | None = None, na_values: list[str] | None = None):
     """Return (frame, info); info records where the data came from and its sha256."""
     if source.startswith("sklearn:"):
         return _read_sklearn(source)
@@ -37,7 +37,7 @@ def read_source(source: str, *, sep: str | None = None):
             raise DataError(f"{source}: no such file")
         payload = path.read_bytes()
         name = path.name
-    frame = parse_bytes(payload, name=name, label=source, sep=sep)
+    frame = parse_bytes(payload, name=name, label=source, sep=sep, na_values=na_values)
     info = {"source": source, "sha256": hashlib.sha256(payload).hexdigest(), "bytes": len(payload)}
     return frame, info
 
@@ -52,7 +52,8 @@ def _read_sklearn(source: str):
     return frame, {"source": source, "sha256": fingerprint_frame(frame), "bytes": None}
 
 
-def parse_bytes(payload: bytes, *, name: str, label: str, sep: str | None = None):
+def parse_bytes(payload: bytes, *, name: str, label: str, sep: str | None = None,
+                na_values: list[str] | None = None):
     """Parse CSV or Parquet bytes (by file suffix) into a frame, refusing what cannot be trusted."""
     import pyarrow as pa
 
@@ -69,10 +70,25 @@ def parse_bytes(payload: bytes, *, name: str, label: str, sep: str | None = None
             parse = pcsv.ParseOptions(delimiter=sep) if sep else pcsv.ParseOptions()
             # an empty cell is a missing value in text columns too, as in pandas
             convert = pcsv.ConvertOptions(strings_can_be_null=True)
+            if na_values:
+                convert.null_values = [*convert.null_values, *na_values]
             table = pcsv.read_csv(io.BytesIO(payload), parse_options=parse, convert_options=convert)
+        names = table.column_names
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError) as exc:
         raise DataError(f"{label}: cannot be read: {_first_line(exc)}") from None
-    dups = duplicate_columns(table.column_names)
+    except UnicodeDecodeError:
+        raise DataError(f"{label}: column names are not valid UTF-8 text") from None
+    # pyarrow reads a text column with invalid UTF-8 as raw bytes; refuse rather than guess
+    binary = [f.name for f in table.schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+    if binary:
+        raise DataError(f"{label}: column(s) {', '.join(binary)} are not valid UTF-8 text")
+    if len(names) == 1 and not sep:
+        for other in (";", "\t", "|"):
+            if other in names[0]:
+                shown = "\\t" if other == "\t" else other
+                raise DataError(f"{label}: one column named {names[0][:60]!r}: the file looks "
+                                f"'{shown}'-delimited; set sep = \"{shown}\" for this dataset")
+    dups = duplicate_columns(names)
     if dups:
         raise DataError(f"{label}: duplicate column name(s): {', '.join(map(str, dups))}")
     if table.num_rows == 0:

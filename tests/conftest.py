@@ -101,3 +101,31 @@ class Workspace:
 @pytest.fixture
 def workspace(tmp_path) -> Workspace:
     return Workspace(tmp_path)
+
+
+@pytest.fixture
+def http_files():
+    """A local HTTP server on 127.0.0.1 serving a dict {url_path: bytes}; yields (base_url, files)."""
+    import http.server
+    import threading
+
+    files: dict[str, bytes] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = files.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.end_headers()
+            self.wfile.write(body if body is not None else b"not found")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", files
+    finally:
+        server.shutdown()
+        server.server_close()

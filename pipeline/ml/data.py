@@ -9,6 +9,9 @@ import pandas as pd
 
 PROBLEMS = ("classification", "regression", "clustering")
 COLUMN_TYPES = ("numeric", "integer", "string", "boolean")
+# A text column whose values are nearly all numbers is a numeric column with a stray marker
+# ("n.a.", "-", "?") that would otherwise be one-hot encoded, silently.
+NUMERIC_TEXT_SHARE = 0.95
 
 
 class DataError(ValueError):
@@ -33,10 +36,13 @@ def duplicate_columns(columns) -> list[str]:
 
 
 def drop_missing_target(frame: pd.DataFrame, target: str | None) -> pd.DataFrame:
-    """Rows whose target is missing cannot be learned from; ValidateData counts them."""
+    """Rows whose target is missing cannot be learned from; ValidateData counts them.
+
+    The index (each row's position in the snapshot) is kept, so splits can be traced back.
+    """
     if not target or target not in frame.columns:
         return frame
-    return frame[frame[target].notna()].reset_index(drop=True)
+    return frame[frame[target].notna()]
 
 
 def feature_columns(frame: pd.DataFrame, target: str | None) -> list[str]:
@@ -99,7 +105,7 @@ def validate_frame(frame: pd.DataFrame, *, target: str | None, problem: str, che
         fail(None, "not_empty", "no rows")
 
     missing_target = 0
-    if target:
+    if target and not violations:
         if target not in frame.columns:
             fail(target, "target_present", f"target column not found (columns: {name_list(frame.columns)})")
         else:
@@ -126,7 +132,7 @@ def validate_frame(frame: pd.DataFrame, *, target: str | None, problem: str, che
         "violations": violations,
         "passed": not violations,
     }
-    if target and target in frame.columns and problem == "classification":
+    if target and target in frame.columns and problem == "classification" and not violations:
         counts = usable[target].value_counts()
         report["class_counts"] = {str(k): int(v) for k, v in counts.items()}
     return report
@@ -141,6 +147,8 @@ def _check_values(frame, target, problem, checks, fail):
             inf = np.isinf(series.to_numpy(dtype="float64", na_value=np.nan))
             if inf.any():
                 fail(column, "finite", f"{int(inf.sum())} infinite value(s)")
+        elif column != target and _is_text(series):
+            _check_numeric_text(column, series, fail)
 
     if problem == "classification" and target:
         n_classes = frame[target].nunique()
@@ -184,6 +192,19 @@ def _check_values(frame, target, problem, checks, fail):
                  f" (min {_plain(values.min())}, max {_plain(values.max())})")
 
 
+def _is_text(series: pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series)
+
+
+def _check_numeric_text(column, series, fail):
+    values = series.dropna()
+    numbers = pd.to_numeric(values.astype(str), errors="coerce")
+    stray = numbers.isna()
+    if len(values) and stray.any() and 1 - stray.mean() >= NUMERIC_TEXT_SHARE:
+        fail(column, "numeric_text", f"{int(stray.sum())} of {len(values)} values are not numbers "
+             f"(e.g. {_examples(values, stray)}); list them in the dataset's na_values or fix the source")
+
+
 def describe_violations(dataset: str, violations: list[dict]) -> str:
     """One line naming the dataset, each column and rule that failed."""
     parts = []
@@ -201,16 +222,21 @@ def name_list(names, limit: int = 8) -> str:
 
 def split_frame(frame: pd.DataFrame, *, target: str | None, problem: str, test_size: float, seed: int,
                 stratify: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train/test split with a fixed seed, stratified for classification when every class can be."""
+    """Train/test split with a fixed seed, stratified for classification when every class can be.
+
+    Both parts keep the input's index, so every row's source position survives the split.
+    """
     from sklearn.model_selection import train_test_split
 
     labels = None
     if stratify and problem == "classification" and target:
         counts = frame[target].value_counts()
-        if counts.min() >= 2:
+        n_test = math.ceil(test_size * len(frame))
+        # sklearn can stratify only when each split has room for one row of every class
+        if counts.min() >= 2 and min(n_test, len(frame) - n_test) >= len(counts):
             labels = frame[target]
     train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=labels)
-    return train.reset_index(drop=True), test.reset_index(drop=True)
+    return train, test
 
 
 def xy(frame: pd.DataFrame, target: str | None) -> tuple[pd.DataFrame, pd.Series | None]:

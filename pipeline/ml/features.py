@@ -1,11 +1,12 @@
 """The preprocessing step of every model, built from the columns of the training frame."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 # One-hot columns beyond this many categories are folded into one "infrequent" column, so an
 # id-like text column cannot blow the feature matrix up.
@@ -28,6 +29,7 @@ def build_preprocessor(X: pd.DataFrame, *, scale: bool = True) -> ColumnTransfor
     if scale:
         numeric_steps.append(("scale", StandardScaler()))
     categorical_steps = [
+        ("missing", FunctionTransformer(missing_as_nan, feature_names_out="one-to-one")),
         ("impute", SimpleImputer(strategy="most_frequent")),
         ("encode", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_CATEGORIES,
                                  sparse_output=False)),
@@ -37,6 +39,12 @@ def build_preprocessor(X: pd.DataFrame, *, scale: bool = True) -> ColumnTransfor
          ("categorical", Pipeline(categorical_steps), categorical)],
         verbose_feature_names_out=False,
     )
+
+
+def missing_as_nan(X):
+    """Boolean columns with gaps hold None, which the imputer does not see as missing; NaN it is."""
+    X = pd.DataFrame(X).astype(object)
+    return X.where(X.notna(), np.nan)
 
 
 def feature_schema(X: pd.DataFrame) -> dict[str, str]:

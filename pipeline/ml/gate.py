@@ -31,9 +31,16 @@ def decide(candidate: dict, gate: dict, production: dict | None = None,
                            "reason": f"{metric} {value:.4f} {'<=' if ok else '>'} {bounds['max']}"})
 
     metric = gate.get("compare") or PRIMARY_METRIC[candidate["kind"]]
-    if production is not None and metric in candidate and metric in production:
+    if metric not in candidate:
+        # a misspelt `compare` must not quietly switch the comparison off
+        checks.append({"rule": f"compare on {metric}", "passed": False,
+                       "reason": f"compare metric {metric} is not computed for {candidate.get('kind')} models"})
+    elif production is not None and metric in production:
         checks.append(_no_regression(metric, candidate[metric], production[metric],
                                      gate.get("tolerance", 0.0), production_version))
+    if not checks:
+        checks.append({"rule": "gate configured", "passed": True,
+                       "reason": "no gate configured and no production model to compare with: nothing checked"})
     failed = [c for c in checks if not c["passed"]]
     return {
         "passed": not failed,

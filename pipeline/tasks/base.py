@@ -95,10 +95,13 @@ def read_frame(path):
 
 
 def read_rows(split: ArtifactDir, *, fit_on: str, part: str):
-    """The rows a model is fitted ("train") or scored ("test") on; fit_on="all" uses every row."""
+    """The rows a model is fitted ("train") or scored ("test") on; fit_on="all" uses every row.
+
+    Every row, in source order: k-means++ seeding depends on row order, and the digits demo
+    this reproduces fits the rows as load_digits returns them.
+    """
     import pandas as pd
 
     if fit_on == "all":
-        return pd.concat([read_frame(split / "train.parquet"), read_frame(split / "test.parquet")],
-                         ignore_index=True)
+        return pd.concat([read_frame(split / "train.parquet"), read_frame(split / "test.parquet")]).sort_index()
     return read_frame(split / f"{part}.parquet")

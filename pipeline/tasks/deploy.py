@@ -31,20 +31,26 @@ class ValidateModel(ModelTask):
         from pipeline.ml.gate import decide
 
         candidate = read_json(self.input()["evaluation"] / "metrics.json")
-        production, version = self.production_metrics(candidate["kind"])
-        verdict = decide(candidate, self.spec()["gate"], production, version)
+        production, version, note = self.production_metrics(candidate["kind"])
+        verdict = {**decide(candidate, self.spec()["gate"], production, version), "note": note}
         with self.commit() as tmp:
             write_json(tmp / "verdict.json", verdict)
 
     def production_metrics(self, kind):
-        """The live model's metrics on this run's held-out rows, or (None, None) if none is live."""
+        """(metrics, version, note): the live model scored on this run's held-out rows."""
         registry = Registry.for_model(self.dataset, self.model)
         if registry.production_version() is None:
-            return None, None
-        version, model, _ = registry.load_production()
-        metrics, _ = score_on_split(model, self.input()["split"], dataset=self.dataset,
-                                    fit_on=model_spec(self.model)["fit_on"], kind=kind)
-        return metrics, version
+            return None, None, "no production model yet: floors only"
+        version, model, _ = registry.load_production()  # a tampered file fails the task here
+        try:
+            metrics, _ = score_on_split(model, self.input()["split"], dataset=self.dataset,
+                                        fit_on=model_spec(self.model)["fit_on"], kind=kind)
+        except (ValueError, KeyError) as exc:
+            # The data's columns changed since production was trained: it cannot be compared,
+            # and refusing every candidate from now on would leave the pipeline stuck.
+            logger.warning("production %s cannot score today's rows (%s); gate uses floors only", version, exc)
+            return None, version, f"production {version} cannot score these rows ({exc}): floors only"
+        return metrics, version, None
 
 
 class DeployModel(ModelTask):

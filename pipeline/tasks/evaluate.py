@@ -31,4 +31,4 @@ class EvaluateModel(ModelTask):
                                               fit_on=model_spec(self.model)["fit_on"], kind=card["kind"])
         with self.commit() as tmp:
             write_json(tmp / "metrics.json", metrics)
-            predictions.to_parquet(tmp / "predictions.parquet", index=False)
+            predictions.rename_axis("row").reset_index().to_parquet(tmp / "predictions.parquet", index=False)

@@ -13,7 +13,7 @@ class IngestData(PipelineTask):
 
     def spec(self):
         spec = dataset_spec(self.dataset)
-        return {"source": spec["source"], "sep": spec.get("sep")}
+        return {"source": spec["source"], "sep": spec.get("sep"), "na_values": spec.get("na_values")}
 
     def run(self):
         from pipeline.ml.data import fingerprint_frame
@@ -21,7 +21,7 @@ class IngestData(PipelineTask):
 
         source = self.spec()
         self.set_status_message(f"reading {source['source']}")
-        frame, info = read_source(source["source"], sep=source["sep"])
+        frame, info = read_source(source["source"], sep=source["sep"], na_values=source["na_values"])
         meta = {"source": info, "fingerprint": fingerprint_frame(frame), "rows": len(frame),
                 "columns": [str(c) for c in frame.columns]}
         with self.commit(**meta) as tmp:

@@ -27,5 +27,5 @@ class SplitData(PipelineTask):
         frame = drop_missing_target(read_frame(self.input()["data"] / "data.parquet"), spec["target"])
         train, test = split_frame(frame, target=spec["target"], problem=spec["problem"], **spec["split"])
         with self.commit(rows={"train": len(train), "test": len(test)}) as tmp:
-            train.to_parquet(tmp / "train.parquet", index=False)
-            test.to_parquet(tmp / "test.parquet", index=False)
+            train.to_parquet(tmp / "train.parquet", index=True)  # the index is the source row
+            test.to_parquet(tmp / "test.parquet", index=True)

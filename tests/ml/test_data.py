@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from pipeline.ml.data import describe_violations, fingerprint_frame, split_frame, validate_frame
 
@@ -45,9 +44,6 @@ def test_duplicate_column_names_fail():
     assert rules(report) == [("x", "unique_columns")]
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="validate_frame crashes with TypeError when the duplicated "
-                          "column is the target (frame[target] is a DataFrame)")
 def test_duplicate_target_column_is_a_violation_not_a_crash():
     df = frame()
     df.columns = ["x", "y", "y"]
@@ -253,7 +249,9 @@ def test_split_is_deterministic_for_a_seed_and_changes_with_it():
     pd.testing.assert_frame_equal(first[1], second[1])
     other = split_frame(df, seed=8, **kwargs)
     assert list(other[1]["x"]) != list(first[1]["x"])
-    assert list(first[1].index) == list(range(len(first[1])))  # index reset
+    # each row keeps its source position, and the parts partition the input
+    assert sorted([*first[0].index, *first[1].index]) == list(range(len(df)))
+    pd.testing.assert_frame_equal(first[1], df.loc[first[1].index])
 
 
 def test_split_falls_back_to_unstratified_when_a_class_has_one_row():
@@ -262,11 +260,21 @@ def test_split_falls_back_to_unstratified_when_a_class_has_one_row():
     assert (len(train), len(test)) == (6, 2)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="split_frame stratifies whenever every class has 2 rows, even "
-                          "when the test (or train) split has fewer rows than there are "
-                          "classes; sklearn then raises a bare ValueError")
 def test_split_falls_back_when_the_test_split_is_smaller_than_the_number_of_classes():
     df = labelled((4, 3, 3))  # 10 rows, 3 classes, test_size 0.2 -> 2 test rows
     train, test = split_frame(df, target="y", problem="classification", test_size=0.2, seed=0)
     assert (len(train), len(test)) == (8, 2)
+
+
+def test_numeric_column_spoiled_by_a_text_marker_is_a_violation():
+    values = [str(float(i)) for i in range(39)] + ["n.a."]
+    df = pd.DataFrame({"length": pd.array(values, dtype="str"), "y": [0, 1] * 20})
+    report = validate_frame(df, target="y", problem="classification", checks={})
+    [violation] = report["violations"]
+    assert (violation["column"], violation["rule"]) == ("length", "numeric_text")
+    assert "1 of 40 values are not numbers (e.g. 'n.a.')" in violation["detail"]
+
+
+def test_ordinary_text_column_is_not_mistaken_for_numbers():
+    df = pd.DataFrame({"plan": ["basic", "pro", "1", "2"] * 5, "y": [0, 1] * 10})
+    assert validate_frame(df, target="y", problem="classification", checks={})["passed"]

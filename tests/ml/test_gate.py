@@ -95,3 +95,17 @@ def test_floor_failure_and_regression_are_both_reported():
     assert len(verdict["reasons"]) == 2
     assert verdict["reasons"][0] == "accuracy 0.8000 < 0.9"
     assert "beyond tolerance" in verdict["reasons"][1]
+
+
+def test_misspelt_compare_metric_fails_instead_of_skipping_the_comparison():
+    candidate = {"kind": "classification", "accuracy": 0.97}
+    verdict = decide(candidate, {"compare": "acuracy"}, production={"kind": "classification", "accuracy": 0.99},
+                     production_version="v0001")
+    assert not verdict["passed"]
+    assert verdict["reasons"] == ["compare metric acuracy is not computed for classification models"]
+
+
+def test_no_gate_and_no_production_says_nothing_was_checked():
+    verdict = decide({"kind": "regression", "rmse": 3.0}, {})
+    assert verdict["passed"]
+    assert verdict["reasons"] == ["no gate configured and no production model to compare with: nothing checked"]

@@ -5,8 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.ml.metrics import (classification_metrics, clustering_metrics, evaluate, higher_is_better,
-                                 regression_metrics)
+from pipeline.ml.metrics import (
+    classification_metrics,
+    clustering_metrics,
+    evaluate,
+    higher_is_better,
+    regression_metrics,
+)
 from pipeline.ml.models import fit_model
 
 
@@ -33,6 +38,7 @@ def test_roc_auc_for_multiclass_with_string_labels():
     assert values["confusion_matrix"]["labels"] == ["a", "b", "c"]
 
 
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
 def test_roc_auc_left_out_when_undefined():
     proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.8, 0.2]])
     # one class missing from y_true
@@ -113,7 +119,8 @@ def test_evaluate_regression_model():
 def test_evaluate_kmeans_reports_inertia_and_label_agreement():
     X = pd.DataFrame({"a": [0.0, 0.1, 0.2, 5.0, 5.1, 5.2], "b": [1.0, 1.1, 0.9, 7.0, 7.1, 6.9]})
     y = pd.Series([3, 3, 3, 8, 8, 8])
-    spec = {"estimator": "sklearn.cluster.KMeans", "params": {"n_clusters": 2, "n_init": 2, "random_state": 0}}
+    spec = {"estimator": "sklearn.cluster.KMeans",
+            "params": {"n_clusters": 2, "n_init": 2, "random_state": 0}}
     model = fit_model(spec, X, None, "clustering")
     values, _ = evaluate(model, X, y, "clustering")
     assert values["v_measure"] == pytest.approx(1.0)

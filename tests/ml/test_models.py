@@ -92,7 +92,8 @@ def test_tree_model_trains_on_raw_values():
 
 def test_kmeans_fits_without_a_target():
     X, _ = mixed_frame()
-    spec = {"estimator": "sklearn.cluster.KMeans", "params": {"n_clusters": 2, "n_init": 2, "random_state": 0}}
+    spec = {"estimator": "sklearn.cluster.KMeans",
+            "params": {"n_clusters": 2, "n_init": 2, "random_state": 0}}
     model = fit_model(spec, X, None, "clustering")
     assert set(model.predict(X)) == {0, 1}
 
@@ -135,3 +136,13 @@ def test_problem_kind_refuses_a_regressor_for_classification_and_vice_versa():
         problem_kind({"estimator": "sklearn.linear_model.Ridge"}, "classification")
     with pytest.raises(ModelSpecError, match="is not a regressor"):
         problem_kind(LOGREG, "regression")
+
+
+def test_missing_booleans_are_imputed_like_text():
+    X = pd.DataFrame({"flag": pd.array([True, None, False, True, True, None], dtype=object),
+                      "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    y = pd.Series([1, 0, 0, 1, 1, 0])
+    model = fit_model({"estimator": "sklearn.linear_model.LogisticRegression", "params": {}}, X, y,
+                      "classification")
+    encoded = model[:-1].get_feature_names_out().tolist()
+    assert sorted(encoded) == ["flag_False", "flag_True", "x"]

@@ -100,3 +100,40 @@ def test_each_problem_kind_deploys(workspace, dataset, model, metric, floor):
     assert run.returncode == 0, run.output
     [row] = workspace.registry_list()
     assert row["production"] and row["metrics"][metric] >= floor
+
+
+def test_parquet_over_http_is_snapshotted_and_trains(workspace, http_files, tmp_path):
+    base_url, files = http_files
+    customers().to_parquet(tmp_path / "c.parquet", index=False)
+    files["/exports/customers.parquet"] = (tmp_path / "c.parquet").read_bytes()
+    workspace.add_config(CUSTOMERS_BLOCK.format(path=f"{base_url}/exports/customers.parquet"))
+
+    run = workspace.luigi("TrainValidateDeploy", "--dataset", "customers")
+    assert run.returncode == 0, run.output
+    assert workspace.production("customers") == "v0001"
+    manifest = json.loads(next((workspace.data / "raw").rglob("manifest.json")).read_text())
+    assert manifest["source"]["bytes"] == len(files["/exports/customers.parquet"])
+
+
+def test_url_that_answers_404_fails_with_the_url_in_one_line(workspace, http_files):
+    base_url, _ = http_files
+    workspace.add_config(CUSTOMERS_BLOCK.format(path=f"{base_url}/missing.csv"))
+    run = workspace.luigi("TrainValidateDeploy", "--dataset", "customers")
+    assert run.returncode == 30, run.output
+    assert "FAILED IngestData(dataset=customers" in run.output
+    assert f"{base_url}/missing.csv: HTTP 404" in run.output
+    assert not (workspace.data / "raw").exists() or not workspace.outputs("raw")
+
+
+def test_schema_change_is_gated_on_floors_when_production_cannot_score(workspace, tmp_path):
+    source = tmp_path / "customers.csv"
+    customers().to_csv(source, index=False)
+    workspace.add_config(CUSTOMERS_BLOCK.format(path=source).replace(', plan = "string"', ""))
+    assert workspace.luigi("TrainValidateDeploy", "--dataset", "customers", "--date=2026-01-01").returncode == 0
+
+    customers().drop(columns=["region"]).to_csv(source, index=False)  # an upstream export dropped a column
+    run = workspace.luigi("TrainValidateDeploy", "--dataset", "customers", "--date=2026-01-02")
+    assert run.returncode == 0, run.output
+    verdict = json.loads(next((workspace.data / "verdicts").rglob("2026-01-02/*/verdict.json")).read_text())
+    assert verdict["passed"] and "production v0001 cannot score these rows" in verdict["note"]
+    assert workspace.production("customers") == "v0002"

@@ -65,7 +65,7 @@ def test_editing_model_params_retrains_without_reingesting(workspace):
 def test_worse_candidate_is_rejected_and_production_stays(workspace):
     assert workspace.luigi("TrainValidateDeploy", DAY1).returncode == 0
     # A heavily regularised model: still above the floor, clearly worse than production.
-    workspace.replace_config("accuracy = { min = 0.95 }\ntolerance = 0.01", "accuracy = { min = 0.5 }\ntolerance = 0.01")
+    workspace.replace_config("accuracy = { min = 0.95 }", "accuracy = { min = 0.5 }")
     workspace.replace_config("params = { max_iter = 2000, C = 1.0 }", "params = { max_iter = 2000, C = 0.0001 }")
     worse = workspace.luigi("TrainValidateDeploy", DAY2)
     assert worse.returncode == 0, worse.output

@@ -1,0 +1,210 @@
+"""The model registry: versions, the production pointer, rollback, integrity, history."""
+from __future__ import annotations
+
+import json
+
+import joblib
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from pipeline.artifacts import IntegrityError, sha256_file
+from pipeline.registry import Registry, RegistryError
+
+
+@pytest.fixture
+def registry(tmp_path):
+    return Registry(tmp_path / "registry" / "ds" / "m", "ds", "m")
+
+
+@pytest.fixture
+def make_candidate(tmp_path):
+    """(model file, card) for a real fitted model; C makes each candidate's bytes differ."""
+    def make(candidate_id: str, C: float = 1.0):
+        model = LogisticRegression(C=C).fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+        path = tmp_path / "candidates" / candidate_id / "model.joblib"
+        path.parent.mkdir(parents=True)
+        joblib.dump(model, path)
+        return path, {"candidate_id": candidate_id, "model_sha256": sha256_file(path), "metrics": {"C": C}}
+    return make
+
+
+def register(registry, make_candidate, *ids):
+    return [registry.register(*make_candidate(cid, C=float(i + 1))) for i, cid in enumerate(ids)]
+
+
+def test_register_assigns_consecutive_versions(registry, make_candidate):
+    assert registry.versions() == []
+    assert register(registry, make_candidate, "run-a", "run-b") == ["v0001", "v0002"]
+    assert registry.versions() == ["v0001", "v0002"]
+    card = registry.card("v0002")
+    assert card["candidate_id"] == "run-b"
+    assert card["version"] == "v0002"
+    assert "registered_at" in card
+    assert (registry.root / "v0002" / "manifest.json").exists()
+    assert registry.production() is None  # registering does not deploy
+
+
+def test_registering_the_same_candidate_twice_returns_its_version(registry, make_candidate):
+    path, card = make_candidate("run-a")
+    assert registry.register(path, card) == "v0001"
+    assert registry.register(path, card) == "v0001"
+    assert registry.versions() == ["v0001"]
+    assert [e["event"] for e in registry.history()] == ["registered"]
+
+
+def test_registered_model_loads_and_predicts(registry, make_candidate):
+    (version,) = register(registry, make_candidate, "run-a")
+    model = registry.load(version)
+    assert list(model.predict([[0.0], [3.0]])) == [0, 1]
+
+
+def test_unknown_version_is_a_registry_error(registry, make_candidate):
+    register(registry, make_candidate, "run-a")
+    with pytest.raises(RegistryError, match=r"no version 'v0009' \(versions: v0001\)"):
+        registry.card("v0009")
+    with pytest.raises(RegistryError, match="no production model yet"):
+        registry.load_production()
+
+
+def test_promote_writes_production_and_history(registry, make_candidate):
+    v1, v2 = register(registry, make_candidate, "run-a", "run-b")
+    registry.promote(v1, "first model")
+    pointer = json.loads((registry.root / "production.json").read_text())
+    assert pointer["version"] == "v0001"
+    assert pointer["previous"] == []
+    assert pointer["reason"] == "first model"
+
+    registry.promote(v2, "better accuracy")
+    assert registry.production_version() == "v0002"
+    assert registry.production()["previous"] == ["v0001"]
+    version, model, card = registry.load_production()
+    assert (version, card["candidate_id"]) == ("v0002", "run-b")
+    events = [e for e in registry.history() if e["event"] == "promoted"]
+    assert [(e["version"], e["previous"], e["reason"]) for e in events] == [
+        ("v0001", None, "first model"), ("v0002", "v0001", "better accuracy")]
+    assert all(e["dataset"] == "ds" and e["model"] == "m" for e in events)
+
+
+def test_promoting_the_live_version_again_changes_nothing(registry, make_candidate):
+    (v1,) = register(registry, make_candidate, "run-a")
+    registry.promote(v1, "first")
+    history_before = registry.history()
+    registry.promote(v1, "again")
+    assert registry.history() == history_before
+    assert registry.production()["reason"] == "first"
+
+
+def test_rollback_returns_the_previous_version_and_records_the_reason(registry, make_candidate):
+    v1, v2 = register(registry, make_candidate, "run-a", "run-b")
+    registry.promote(v1, "first")
+    registry.promote(v2, "second")
+    assert registry.rollback("v0002 misbehaves in production") == "v0001"
+    assert registry.production_version() == "v0001"
+    assert registry.production()["reason"] == "v0002 misbehaves in production"
+    assert registry.production()["previous"] == []
+    last = registry.history()[-1]
+    assert last["event"] == "rolled_back"
+    assert (last["version"], last["previous"]) == ("v0001", "v0002")
+    assert last["reason"] == "v0002 misbehaves in production"
+
+
+def test_rollback_walks_back_one_version_at_a_time(registry, make_candidate):
+    versions = register(registry, make_candidate, "a", "b", "c")
+    for v in versions:
+        registry.promote(v, "promote")
+    assert registry.rollback("bad c") == "v0002"
+    assert registry.rollback("bad b") == "v0001"
+    with pytest.raises(RegistryError, match="no earlier one"):
+        registry.rollback("nothing left")
+
+
+def test_rollback_with_nothing_earlier_raises(registry, make_candidate):
+    with pytest.raises(RegistryError, match="nothing is in production"):
+        registry.rollback("empty registry")
+    (v1,) = register(registry, make_candidate, "run-a")
+    registry.promote(v1, "first")
+    with pytest.raises(RegistryError, match="v0001 is the first production version"):
+        registry.rollback("no")
+    assert registry.production_version() == "v0001"
+    assert [e["event"] for e in registry.history()] == ["registered", "promoted"]
+
+
+def test_rollback_to_a_named_version(registry, make_candidate):
+    versions = register(registry, make_candidate, "a", "b", "c")
+    for v in versions:
+        registry.promote(v, "promote")
+    assert registry.rollback("back to the first", to="v0001") == "v0001"
+    assert registry.production_version() == "v0001"
+    assert registry.production()["previous"] == []
+    assert registry.history()[-1]["previous"] == "v0003"
+
+
+def test_rollback_to_the_live_or_an_unknown_version_raises(registry, make_candidate):
+    v1, v2 = register(registry, make_candidate, "a", "b")
+    registry.promote(v1, "first")
+    registry.promote(v2, "second")
+    with pytest.raises(RegistryError, match="v0002 is already in production"):
+        registry.rollback("noop", to="v0002")
+    with pytest.raises(RegistryError, match="no version 'v0007'"):
+        registry.rollback("typo", to="v0007")
+    assert registry.production_version() == "v0002"
+
+
+def test_load_refuses_a_changed_model_file(registry, make_candidate):
+    (v1,) = register(registry, make_candidate, "run-a")
+    model_file = registry.root / v1 / "model.joblib"
+    data = bytearray(model_file.read_bytes())
+    data[-1] ^= 0xFF
+    model_file.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="differs from its card"):
+        registry.load(v1)
+    with pytest.raises(IntegrityError):
+        registry.promote(v1, "should not go live")
+    assert registry.production() is None
+
+
+def test_load_refuses_a_missing_model_file(registry, make_candidate):
+    (v1,) = register(registry, make_candidate, "run-a")
+    (registry.root / v1 / "model.joblib").unlink()
+    with pytest.raises(IntegrityError, match="missing"):
+        registry.load(v1)
+
+
+def test_rollback_refuses_a_changed_target_and_keeps_production(registry, make_candidate):
+    v1, v2 = register(registry, make_candidate, "a", "b")
+    registry.promote(v1, "first")
+    registry.promote(v2, "second")
+    (registry.root / v1 / "model.joblib").write_bytes(b"tampered")
+    with pytest.raises(IntegrityError):
+        registry.rollback("try")
+    assert registry.production_version() == "v0002"
+
+
+def test_reject_leaves_production_unchanged(registry, make_candidate):
+    v1, v2 = register(registry, make_candidate, "a", "b")
+    registry.promote(v1, "first")
+    pointer = (registry.root / "production.json").read_text()
+    registry.reject(v2, ["accuracy 0.5000 < 0.9"])
+    assert (registry.root / "production.json").read_text() == pointer
+    last = registry.history()[-1]
+    assert (last["event"], last["version"]) == ("rejected", "v0002")
+    assert last["reasons"] == ["accuracy 0.5000 < 0.9"]
+
+
+def test_history_is_append_only(registry, make_candidate):
+    history = registry.root / "history.jsonl"
+    v1, v2 = register(registry, make_candidate, "a", "b")
+    snapshots = [history.read_text()]
+    registry.promote(v1, "first")
+    snapshots.append(history.read_text())
+    registry.promote(v2, "second")
+    snapshots.append(history.read_text())
+    registry.reject(v2, ["late failure"])
+    snapshots.append(history.read_text())
+    registry.rollback("back")
+    snapshots.append(history.read_text())
+    for earlier, later in zip(snapshots, snapshots[1:]):
+        assert later.startswith(earlier)
+        assert later.count("\n") == earlier.count("\n") + 1
+    assert [e["event"] for e in registry.history()] == [
+        "registered", "registered", "promoted", "promoted", "rejected", "rolled_back"]

@@ -1,0 +1,236 @@
+"""pipeline.toml: checked keys and types, lookups by name, gates, safe names."""
+from __future__ import annotations
+
+import os
+import textwrap
+
+import luigi.configuration
+import pytest
+
+from pipeline import settings
+from pipeline.settings import ConfigError, check_name, dataset_spec, gate_spec, load_config, model_spec
+
+GOOD = """
+[datasets.churn]
+source = "churn.csv"
+target = "churned"
+problem = "classification"
+split = { seed = 7 }
+checks = { min_rows = 10, columns = { plan = "string" }, max_null_fraction = { plan = 0.2 } }
+
+[datasets.houses]
+source = "sklearn:diabetes"
+target = "target"
+problem = "regression"
+
+[models.logreg]
+estimator = "sklearn.linear_model.LogisticRegression"
+params = { max_iter = 100 }
+
+[gates.churn]
+accuracy = { min = 0.8 }
+tolerance = 0.01
+
+[gates."churn.logreg"]
+f1_macro = { min = 0.6 }
+"""
+
+
+@pytest.fixture
+def use_config(tmp_path):
+    """Write TOML to a file and point [pipeline] config at it; restore luigi's config afterwards."""
+    config = luigi.configuration.get_config()
+    had_section = config.has_section("pipeline")
+    old = config.get("pipeline", "config", None) if had_section else None
+
+    def use(text: str, name: str = "pipeline.toml"):
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        if not config.has_section("pipeline"):
+            config.add_section("pipeline")
+        config.set("pipeline", "config", str(path))
+        return path
+
+    yield use
+    if old is not None:
+        config.set("pipeline", "config", old)
+    elif had_section:
+        config.remove_option("pipeline", "config")
+    elif config.has_section("pipeline"):
+        config.remove_section("pipeline")
+
+
+def test_config_path_comes_from_the_pipeline_section(use_config):
+    path = use_config(GOOD)
+    assert settings.pipeline().config == str(path)
+    assert sorted(load_config()["datasets"]) == ["churn", "houses"]
+
+
+def test_dataset_spec_fills_split_defaults(use_config):
+    use_config(GOOD)
+    spec = dataset_spec("churn")
+    assert spec["split"] == {"test_size": 0.25, "seed": 7, "stratify": True}
+    assert spec["checks"]["min_rows"] == 10
+    assert dataset_spec("houses")["checks"] == {}
+
+
+def test_model_spec_fills_defaults(use_config):
+    use_config(GOOD)
+    spec = model_spec("logreg")
+    assert spec["estimator"] == "sklearn.linear_model.LogisticRegression"
+    assert spec["params"] == {"max_iter": 100}
+    assert spec["fit_on"] == "train"
+
+
+def test_unknown_key_names_file_and_key(use_config):
+    path = use_config("""
+        [models.logreg]
+        estimator = "sklearn.linear_model.LogisticRegression"
+        parms = { C = 1.0 }
+    """)
+    message = r"models\.logreg\.parms: unknown key \(known: estimator, params"
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config()
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_unknown_key_in_a_nested_table(use_config):
+    use_config("""
+        [datasets.churn]
+        source = "churn.csv"
+        target = "churned"
+        problem = "classification"
+        checks = { min_row = 10 }
+    """)
+    with pytest.raises(ConfigError, match=r"datasets\.churn\.checks\.min_row: unknown key"):
+        load_config()
+
+
+def test_wrong_type_names_file_key_and_value(use_config):
+    path = use_config("""
+        [datasets.churn]
+        source = "churn.csv"
+        target = "churned"
+        problem = "classification"
+        split = { test_size = "abc" }
+    """)
+    message = r"datasets\.churn\.split\.test_size: expected an integer or a number, got 'abc'"
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config()
+    assert str(path) in str(info.value)
+
+
+def test_boolean_is_not_accepted_as_a_number(use_config):
+    use_config("""
+        [datasets.churn]
+        source = "churn.csv"
+        target = "churned"
+        problem = "classification"
+        checks = { min_rows = true }
+    """)
+    with pytest.raises(ConfigError, match=r"checks\.min_rows: expected an integer, got True"):
+        load_config()
+
+
+@pytest.mark.parametrize("split, message", [
+    ("{ test_size = 1.5 }", "expected a fraction between 0 and 1, got 1.5"),
+    ("{ test_size = 0 }", "expected a fraction between 0 and 1, got 0"),
+])
+def test_test_size_must_be_a_fraction(use_config, split, message):
+    use_config(f"""
+        [datasets.churn]
+        source = "churn.csv"
+        target = "churned"
+        problem = "classification"
+        split = {split}
+    """)
+    with pytest.raises(ConfigError, match=rf"datasets\.churn\.split\.test_size: {message}"):
+        load_config()
+
+
+def test_problem_and_required_keys_are_checked(use_config):
+    use_config("""
+        [datasets.churn]
+        source = "churn.csv"
+        problem = "classify"
+    """)
+    with pytest.raises(ConfigError, match=r"datasets\.churn\.problem: expected one of classification, "
+                                          r"regression, clustering, got 'classify'"):
+        load_config()
+    use_config("""
+        [datasets.churn]
+        source = "churn.csv"
+        problem = "regression"
+    """, name="no_target.toml")
+    with pytest.raises(ConfigError, match="'target' is required for regression"):
+        load_config()
+
+
+def test_invalid_toml_is_a_config_error(use_config):
+    path = use_config("[datasets.churn\nsource = 1\n")
+    with pytest.raises(ConfigError, match=f"{path}: not valid TOML"):
+        load_config()
+
+
+def test_missing_config_file(use_config, tmp_path):
+    use_config(GOOD)
+    luigi.configuration.get_config().set("pipeline", "config", str(tmp_path / "absent.toml"))
+    with pytest.raises(ConfigError, match="absent.toml: config file not found"):
+        load_config()
+
+
+def test_edited_config_is_read_again(use_config):
+    path = use_config(GOOD)
+    assert model_spec("logreg")["params"] == {"max_iter": 100}
+    path.write_text(GOOD.replace("max_iter = 100", "max_iter = 300"))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a later mtime, surely
+    assert model_spec("logreg")["params"] == {"max_iter": 300}
+
+
+def test_unknown_dataset_name_lists_the_known_ones(use_config):
+    use_config(GOOD)
+    with pytest.raises(ConfigError, match=r"no dataset named 'chrun' \(known: churn, houses\)"):
+        dataset_spec("chrun")
+    with pytest.raises(ConfigError, match=r"no model named 'ridge' \(known: logreg\)"):
+        model_spec("ridge")
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "a.b", "..", "", "-lead", "a b", "x" * 65])
+def test_check_name_rejects_unsafe_names(name):
+    with pytest.raises(ConfigError, match=f"dataset name {name!r} is not allowed"):
+        check_name("dataset", name)
+
+
+def test_check_name_rejects_a_trailing_newline():
+    with pytest.raises(ConfigError):
+        check_name("dataset", "digits\n")
+
+
+@pytest.mark.parametrize("name", ["digits", "churn_2024", "A-b_9", "x" * 64])
+def test_check_name_accepts_plain_names(name):
+    assert check_name("dataset", name) == name
+
+
+def test_unsafe_name_is_refused_before_the_config_is_read(use_config):
+    use_config(GOOD)
+    with pytest.raises(ConfigError, match=r"dataset name '\.\./churn' is not allowed"):
+        dataset_spec("../churn")
+
+
+def test_unsafe_dataset_name_in_the_config_is_refused(use_config):
+    use_config("""
+        [datasets."a.b"]
+        source = "x.csv"
+        target = "y"
+        problem = "classification"
+    """)
+    with pytest.raises(ConfigError, match=r"dataset name 'a\.b' is not allowed"):
+        load_config()
+
+
+def test_dataset_and_model_gate_replaces_the_dataset_gate(use_config):
+    use_config(GOOD)
+    assert gate_spec("churn", "logreg") == {"f1_macro": {"min": 0.6}}  # no accuracy, no tolerance
+    assert gate_spec("churn", "random_forest") == {"accuracy": {"min": 0.8}, "tolerance": 0.01}
+    assert gate_spec("houses", "logreg") == {}

@@ -1,0 +1,207 @@
+"""Reading CSV/Parquet bytes, local files and URLs into frames."""
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.ml.data import DataError
+from pipeline.sources import fetch_url, parse_bytes, read_source
+
+CSV = b"age,plan,score\n31,basic,1.5\n45,,\n,pro,2.5\n"
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- parse_bytes
+
+def test_csv_types_are_inferred_and_missing_numbers_are_nan():
+    frame = parse_bytes(CSV, name="data.csv", label="src")
+    assert list(frame.columns) == ["age", "plan", "score"]
+    assert pd.api.types.is_numeric_dtype(frame["age"])
+    assert pd.api.types.is_float_dtype(frame["score"])
+    assert pd.api.types.is_string_dtype(frame["plan"])
+    assert frame["age"].isna().tolist() == [False, False, True]
+    assert frame["score"].isna().tolist() == [False, True, False]
+    assert frame.loc[0, "plan"] == "basic"
+    assert frame["score"].sum() == 4.0
+
+
+def test_csv_blank_text_cell_is_a_missing_value_not_an_empty_string():
+    frame = parse_bytes(CSV, name="data.csv", label="src")
+    assert frame["plan"].isna().tolist() == [False, True, False]
+    assert "" not in frame["plan"].tolist()
+
+
+def test_csv_separator_can_be_chosen():
+    frame = parse_bytes(b"a;b\n1;x\n2;y\n", name="data.csv", label="src", sep=";")
+    assert list(frame.columns) == ["a", "b"]
+    assert frame["a"].tolist() == [1, 2]
+
+
+def test_parquet_bytes_round_trip():
+    original = pd.DataFrame({"a": [1, 2, 3], "b": ["x", None, "z"], "c": [0.5, np.nan, 1.5]})
+    frame = parse_bytes(parquet_bytes(original), name="snapshot.parquet", label="src")
+    assert frame["a"].tolist() == [1, 2, 3]
+    assert frame["b"].isna().tolist() == [False, True, False]
+    assert frame["c"].isna().tolist() == [False, True, False]
+    # the suffix decides the format, in any case
+    assert len(parse_bytes(parquet_bytes(original), name="SNAPSHOT.PQ", label="src")) == 3
+
+
+@pytest.mark.parametrize("payload, name, message", [
+    (b"", "data.csv", "the file is empty"),
+    (b"a,b,c\n", "data.csv", "has a header but no data rows"),
+    (b"a,b,a\n1,2,3\n", "data.csv", "duplicate column name\\(s\\): a"),
+    (b"a,b\n1,2\n3,4,5\n", "data.csv", "cannot be read"),
+    (b"", "data.parquet", "the file is empty"),
+])
+def test_unusable_csv_is_a_data_error_naming_the_source(payload, name, message):
+    with pytest.raises(DataError, match=f"^my-label: {message}"):
+        parse_bytes(payload, name=name, label="my-label")
+
+
+def test_header_only_parquet_is_a_data_error():
+    empty = pd.DataFrame({"a": pd.Series([], dtype="int64")})
+    with pytest.raises(DataError, match="^my-label: has a header but no data rows"):
+        parse_bytes(parquet_bytes(empty), name="x.parquet", label="my-label")
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9])
+def test_truncated_parquet_is_a_data_error(cut):
+    payload = parquet_bytes(pd.DataFrame({"a": range(20), "b": ["x"] * 20}))
+    with pytest.raises(DataError, match="^my-label: cannot be read: .*Parquet"):
+        parse_bytes(payload[: int(len(payload) * cut)], name="x.parquet", label="my-label")
+
+
+def test_csv_bytes_named_parquet_is_a_data_error():
+    with pytest.raises(DataError, match="^my-label: cannot be read"):
+        parse_bytes(CSV, name="x.parquet", label="my-label")
+
+
+def test_non_utf8_values_are_a_data_error():
+    latin1 = "name,score\ncafé,1\nthé,2\n".encode("latin-1")
+    with pytest.raises(DataError, match="^my-label: "):
+        parse_bytes(latin1, name="x.csv", label="my-label")
+
+
+def test_non_utf8_header_is_a_data_error():
+    latin1 = "café,score\n1,2\n".encode("latin-1")
+    with pytest.raises(DataError, match="^my-label: "):
+        parse_bytes(latin1, name="x.csv", label="my-label")
+
+
+def test_binary_garbage_is_a_data_error():
+    with pytest.raises(DataError, match="^my-label: cannot be read"):
+        parse_bytes(b"\xff\xfe\x00\x00\x01", name="x.csv", label="my-label")
+
+
+# ---------------------------------------------------------------- read_source
+
+def test_read_source_local_csv_records_sha256(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes(CSV)
+    frame, info = read_source(str(path))
+    assert frame.shape == (3, 3)
+    assert info == {"source": str(path), "sha256": hashlib.sha256(CSV).hexdigest(), "bytes": len(CSV)}
+
+
+def test_read_source_missing_file(tmp_path):
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(DataError, match=f"^{missing}: no such file"):
+        read_source(str(missing))
+
+
+def test_read_source_unknown_sklearn_dataset():
+    with pytest.raises(DataError, match="sklearn:mnist: unknown scikit-learn dataset \\(known: digits"):
+        read_source("sklearn:mnist")
+
+
+# ---------------------------------------------------------------- fetch_url
+
+@contextmanager
+def serve(responses):
+    """Serve GET requests from 127.0.0.1, answering with `responses` in order (the last repeats)."""
+    requests = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            requests.append(self.path)
+            status, body = responses[min(len(requests), len(responses)) - 1]
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch):
+    """Talk to the local server directly even when the environment names a proxy."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_fetch_url_retries_server_errors_then_succeeds():
+    with serve([(500, b"oops"), (500, b"oops"), (200, CSV)]) as (base, requests):
+        payload = fetch_url(f"{base}/data.csv", backoff=0.01, timeout=5)
+    assert payload == CSV
+    assert requests == ["/data.csv"] * 3
+
+
+def test_fetch_url_gives_up_after_the_last_attempt():
+    with serve([(503, b"busy")]) as (base, requests):
+        with pytest.raises(DataError, match="failed after 3 attempts: HTTP 503"):
+            fetch_url(f"{base}/data.csv", attempts=3, backoff=0.01, timeout=5)
+    assert len(requests) == 3
+
+
+def test_fetch_url_fails_at_once_on_404():
+    with serve([(404, b"not here"), (200, CSV)]) as (base, requests):
+        with pytest.raises(DataError, match=f"^{base}/gone.csv: HTTP 404"):
+            fetch_url(f"{base}/gone.csv", backoff=0.01, timeout=5)
+    assert requests == ["/gone.csv"]
+
+
+def test_read_source_url_parses_by_url_suffix():
+    payload = parquet_bytes(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}))
+    with serve([(200, payload)]) as (base, _):
+        frame, info = read_source(f"{base}/snap.parquet?token=1")
+    assert frame["a"].tolist() == [1, 2]
+    assert info["sha256"] == hashlib.sha256(payload).hexdigest()
+
+
+def test_semicolon_file_gets_a_hint_to_set_sep():
+    with pytest.raises(DataError, match=r"f\.csv: one column named 'a;b;c': the file looks ';'-delimited; "
+                                        r"set sep = \";\" for this dataset"):
+        parse_bytes(b"a;b;c\n1;2;3\n", name="f.csv", label="f.csv")
+    frame = parse_bytes(b"a;b;c\n1;2;3\n", name="f.csv", label="f.csv", sep=";")
+    assert list(frame.columns) == ["a", "b", "c"]
+
+
+def test_na_values_are_read_as_missing():
+    frame = parse_bytes(b"x,y\n1.5,a\nn.a.,b\n2.5,c\n", name="f.csv", label="f.csv", na_values=["n.a."])
+    assert frame["x"].isna().tolist() == [False, True, False]
+    assert pd.api.types.is_float_dtype(frame["x"])
