@@ -23,7 +23,7 @@ _TMP_PREFIX = ".tmp-"
 
 
 class IntegrityError(RuntimeError):
-    """A committed file no longer matches its manifest."""
+    """A file no longer matches the sha256 recorded for it; it is not used."""
 
 
 def sha256_file(path: Path) -> str:
@@ -114,26 +114,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def verify(directory: Path, names: list[str] | None = None) -> dict:
-    """Check files (all, or `names`) against the manifest; return the manifest."""
-    directory = Path(directory)
-    manifest_path = directory / MANIFEST
-    if not manifest_path.exists():
-        raise IntegrityError(f"{directory}: no {MANIFEST}; not a committed artifact")
-    manifest = read_json(manifest_path)
-    for name in names or list(manifest["files"]):
-        expected = manifest["files"].get(name)
-        if expected is None:
-            raise IntegrityError(f"{directory / name}: not listed in {MANIFEST}")
-        path = directory / name
-        if not path.exists():
-            raise IntegrityError(f"{path}: missing")
-        actual = sha256_file(path)
-        if actual != expected["sha256"]:
-            raise IntegrityError(f"{path}: sha256 {actual[:12]} does not match its manifest "
-                                 f"({expected['sha256'][:12]}); refusing to use it")
-    return manifest
-
 
 class ArtifactDir(luigi.Target):
     """A committed output directory: it exists once its manifest does."""
@@ -149,9 +129,6 @@ class ArtifactDir(luigi.Target):
 
     def staging(self, meta: dict | None = None):
         return staged_directory(self.path, meta)
-
-    def manifest(self) -> dict:
-        return read_json(self.path / MANIFEST)
 
     def __repr__(self) -> str:
         return f"ArtifactDir({str(self.path)!r})"

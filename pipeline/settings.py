@@ -16,6 +16,7 @@ import luigi
 DEFAULT_DATASET = "digits"
 DEFAULT_MODEL = "logreg"
 PROBLEMS = ("classification", "regression", "clustering")
+COLUMN_TYPES = ("numeric", "integer", "string", "boolean")
 # Names become folder names under data_dir: no separators, no dots, nothing that climbs out.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
@@ -92,6 +93,10 @@ def _validate(doc: dict, file: str) -> dict:
         size = spec.get("split", {}).get("test_size", SPLIT_DEFAULTS["test_size"])
         if not 0 < size < 1:
             raise ConfigError(f"{where}.split.test_size: expected a fraction between 0 and 1, got {size!r}")
+        for column, kind in spec.get("checks", {}).get("columns", {}).items():
+            if kind not in COLUMN_TYPES:
+                raise ConfigError(f"{where}.checks.columns.{column}: expected one of "
+                                  f"{', '.join(COLUMN_TYPES)}, got {kind!r}")
     for name, spec in doc.get("models", {}).items():
         check_name("model", name)
         if "estimator" not in spec:

@@ -68,8 +68,10 @@ class Workspace:
         env.pop("PYTHONPATH", None)
         return env
 
-    def luigi(self, *args: str, local: bool = True) -> Run:
-        cmd = [_luigi_bin(), "--module", "pipeline", *args] + (["--local-scheduler"] if local else [])
+    def luigi(self, *args: str, local: bool = True, python_flags: tuple = ()) -> Run:
+        """Run the real `luigi` command (through this interpreter when python_flags are given)."""
+        launcher = [sys.executable, *python_flags, "-m", "luigi"] if python_flags else [_luigi_bin()]
+        cmd = [*launcher, "--module", "pipeline", *args] + (["--local-scheduler"] if local else [])
         proc = subprocess.run(cmd, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=600)
         return Run(proc.returncode, proc.stdout + proc.stderr)
 

@@ -7,8 +7,6 @@ import math
 import numpy as np
 import pandas as pd
 
-PROBLEMS = ("classification", "regression", "clustering")
-COLUMN_TYPES = ("numeric", "integer", "string", "boolean")
 # A text column whose values are nearly all numbers is a numeric column with a stray marker
 # ("n.a.", "-", "?") that would otherwise be one-hot encoded, silently.
 NUMERIC_TEXT_SHARE = 0.95
@@ -43,10 +41,6 @@ def drop_missing_target(frame: pd.DataFrame, target: str | None) -> pd.DataFrame
     if not target or target not in frame.columns:
         return frame
     return frame[frame[target].notna()]
-
-
-def feature_columns(frame: pd.DataFrame, target: str | None) -> list[str]:
-    return [c for c in frame.columns if c != target]
 
 
 def _column_summary(series: pd.Series) -> dict:

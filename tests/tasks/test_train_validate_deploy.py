@@ -31,6 +31,13 @@ def test_default_run_promotes_v1_and_a_second_run_does_nothing(workspace):
     assert "complete ones were encountered" in second.output
     assert snapshot([workspace.data]) == before
 
+    # Fast start: deciding that nothing needs to run imports none of the heavy libraries.
+    traced = workspace.luigi("TrainValidateDeploy", python_flags=("-X", "importtime"))
+    assert traced.returncode == 0 and "complete ones were encountered" in traced.output
+    imported = {line.rsplit("|", 1)[-1].strip() for line in traced.output.splitlines() if "import time:" in line}
+    assert "luigi" in imported
+    assert not imported & {"pandas", "sklearn", "numpy", "pyarrow", "joblib", "matplotlib"}
+
 
 def test_failed_training_keeps_earlier_outputs_and_rerun_resumes(workspace):
     workspace.replace_config("params = { max_iter = 2000, C = 1.0 }", "params = { max_iter = 2000, C = -1.0 }")
