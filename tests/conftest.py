@@ -1,11 +1,14 @@
 """Fixtures for end-to-end runs: a temporary data dir, config overrides, the real `luigi` command."""
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +68,8 @@ class Workspace:
     @property
     def env(self) -> dict:
         env = dict(os.environ, LUIGI_CONFIG_PATH=str(self.cfg))
-        env.pop("PYTHONPATH", None)
+        for name in ("PYTHONPATH", *PROXY_VARIABLES):
+            env.pop(name, None)
         return env
 
     def luigi(self, *args: str, local: bool = True, python_flags: tuple = ()) -> Run:
@@ -105,29 +109,49 @@ def workspace(tmp_path) -> Workspace:
     return Workspace(tmp_path)
 
 
-@pytest.fixture
-def http_files():
-    """A local HTTP server on 127.0.0.1 serving a dict {url_path: bytes}; yields (base_url, files)."""
-    import http.server
-    import threading
 
-    files: dict[str, bytes] = {}
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+
+
+@contextlib.contextmanager
+def serve_http(respond):
+    """An HTTP server on 127.0.0.1; `respond(path)` gives (status, body). Yields (base_url, paths asked)."""
+    requests: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = files.get(self.path)
-            self.send_response(200 if body is not None else 404)
+        def do_GET(self):  # noqa: N802
+            requests.append(self.path)
+            status, body = respond(self.path)
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body if body is not None else b"not found")
+            self.wfile.write(body)
 
         def log_message(self, *args):
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", files
+        yield f"http://127.0.0.1:{server.server_port}", requests
     finally:
         server.shutdown()
         server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def http_server(monkeypatch):
+    """`serve_http`, with proxy variables cleared so requests reach the local server."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return serve_http
+
+
+@pytest.fixture
+def http_files(http_server):
+    """A local server for a dict {url_path: bytes}; unknown paths answer 404. Yields (base_url, files)."""
+    files: dict[str, bytes] = {}
+    with http_server(lambda path: (200, files[path]) if path in files else (404, b"not found")) as (base, _):
+        yield base, files

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pandas as pd
@@ -129,65 +126,40 @@ def test_read_source_unknown_sklearn_dataset():
 
 # ---------------------------------------------------------------- fetch_url
 
-@contextmanager
-def serve(responses):
-    """Serve GET requests from 127.0.0.1, answering with `responses` in order (the last repeats)."""
-    requests = []
+def in_order(responses):
+    """Answer with `responses` in order; the last one repeats."""
+    answered = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            requests.append(self.path)
-            status, body = responses[min(len(requests), len(responses)) - 1]
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    def respond(path):
+        answered.append(path)
+        return responses[min(len(answered), len(responses)) - 1]
+    return respond
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch):
-    """Talk to the local server directly even when the environment names a proxy."""
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def test_fetch_url_retries_server_errors_then_succeeds():
-    with serve([(500, b"oops"), (500, b"oops"), (200, CSV)]) as (base, requests):
+def test_fetch_url_retries_server_errors_then_succeeds(http_server):
+    with http_server(in_order([(500, b"oops"), (500, b"oops"), (200, CSV)])) as (base, requests):
         payload = fetch_url(f"{base}/data.csv", backoff=0.01, timeout=5)
     assert payload == CSV
     assert requests == ["/data.csv"] * 3
 
 
-def test_fetch_url_gives_up_after_the_last_attempt():
-    with serve([(503, b"busy")]) as (base, requests):
+def test_fetch_url_gives_up_after_the_last_attempt(http_server):
+    with http_server(in_order([(503, b"busy")])) as (base, requests):
         with pytest.raises(DataError, match="failed after 3 attempts: HTTP 503"):
             fetch_url(f"{base}/data.csv", attempts=3, backoff=0.01, timeout=5)
     assert len(requests) == 3
 
 
-def test_fetch_url_fails_at_once_on_404():
-    with serve([(404, b"not here"), (200, CSV)]) as (base, requests):
+def test_fetch_url_fails_at_once_on_404(http_server):
+    with http_server(in_order([(404, b"not here"), (200, CSV)])) as (base, requests):
         with pytest.raises(DataError, match=f"^{base}/gone.csv: HTTP 404"):
             fetch_url(f"{base}/gone.csv", backoff=0.01, timeout=5)
     assert requests == ["/gone.csv"]
 
 
-def test_read_source_url_parses_by_url_suffix():
+def test_read_source_url_parses_by_url_suffix(http_server):
     payload = parquet_bytes(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}))
-    with serve([(200, payload)]) as (base, _):
+    with http_server(in_order([(200, payload)])) as (base, _):
         frame, info = read_source(f"{base}/snap.parquet?token=1")
     assert frame["a"].tolist() == [1, 2]
     assert info["sha256"] == hashlib.sha256(payload).hexdigest()
