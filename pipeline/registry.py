@@ -131,7 +131,19 @@ class Registry:
             self._append({"event": "registered", "version": version, "candidate_id": card["candidate_id"]})
             return version
 
-    def promote(self, version: str, reason: str, event: str = "promoted") -> None:
+    def deploy(self, model_file: Path, card: dict, verdict: dict) -> dict:
+        """Register a candidate; promote it if the gate passed, else record it as rejected."""
+        before = self.production_version()
+        version = self.register(model_file, card)
+        if verdict["passed"]:
+            self.promote(version, reason="; ".join(verdict["reasons"]))
+        else:
+            self.reject(version, verdict["reasons"])
+        return {"decision": "promoted" if verdict["passed"] else "rejected", "version": version,
+                "reasons": verdict["reasons"], "production_before": before,
+                "production_after": self.production_version()}
+
+    def promote(self, version: str, reason: str) -> None:
         with self.locked():
             self.load(version)  # never point production at a model that does not load
             pointer = self.production()
@@ -140,7 +152,7 @@ class Registry:
                 return
             previous = pointer["previous"] + [current] if pointer else []
             self._set_production(version, previous, reason)
-            self._append({"event": event, "version": version, "previous": current, "reason": reason})
+            self._append({"event": "promoted", "version": version, "previous": current, "reason": reason})
 
     def reject(self, version: str, reasons: list[str]) -> None:
         with self.locked():

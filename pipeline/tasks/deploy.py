@@ -72,16 +72,9 @@ class DeployModel(ModelTask):
         card = {**read_json(self.input()["model"] / "card.json"),
                 "metrics": read_json(self.input()["evaluation"] / "metrics.json"), "verdict": verdict}
         registry = Registry.for_model(self.dataset, self.model)
-        before = registry.production_version()
-        version = registry.register(self.input()["model"] / "model.joblib", card)
-        if verdict["passed"]:
-            registry.promote(version, reason="; ".join(verdict["reasons"]))
-        else:
-            registry.reject(version, verdict["reasons"])
-            logger.warning("%s %s rejected, production stays %s: %s", registry, version, before,
-                           "; ".join(verdict["reasons"]))
-        decision = {"decision": "promoted" if verdict["passed"] else "rejected", "version": version,
-                    "reasons": verdict["reasons"], "production_before": before,
-                    "production_after": registry.production_version()}
+        decision = registry.deploy(self.input()["model"] / "model.joblib", card, verdict)
+        if decision["decision"] == "rejected":
+            logger.warning("%s %s rejected, production stays %s: %s", registry, decision["version"],
+                           decision["production_after"], "; ".join(decision["reasons"]))
         with self.commit() as tmp:
             write_json(tmp / "decision.json", decision)
