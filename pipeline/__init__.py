@@ -1,18 +1,7 @@
 """A Luigi pipeline that retrains, validates and deploys scikit-learn models.
 
-`luigi --module pipeline TASK` finds every task through the imports below. Keep this import
+`luigi --module pipeline TASK` finds every task through the import below. Keep this import
 light: no pandas or scikit-learn here, so a run that finds everything complete stays fast.
 """
-from pipeline.tasks import (
-                            DeployModel,
-                            EvaluateModel,
-                            IngestData,
-                            SplitData,
-                            TrainModel,
-                            TrainValidateDeploy,
-                            ValidateData,
-                            ValidateModel,
-)
-
-__all__ = ["IngestData", "ValidateData", "SplitData", "TrainModel", "EvaluateModel",
-           "ValidateModel", "DeployModel", "TrainValidateDeploy"]
+from pipeline.tasks import *  # noqa: F403  (the task classes)
+from pipeline.tasks import __all__  # noqa: F401

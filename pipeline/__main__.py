@@ -54,11 +54,11 @@ def cmd_list(args) -> int:
     elif not rows:
         print(f"no models registered under {settings.data_dir() / 'registry'}")
     else:
-        from pipeline.ml.metrics import PRIMARY_METRIC
+        from pipeline.ml.gate import primary_metric
 
         table = [("dataset", "model", "version", "status", "date", "metric")]
         for r in rows:
-            metric = PRIMARY_METRIC.get(r["kind"], "")
+            metric = primary_metric(r["metrics"] | {"kind": r["kind"]}) if r["kind"] else ""
             value = r["metrics"].get(metric)
             table.append((r["dataset"], r["model"], r["version"], r["status"], r["date"] or "",
                           f"{metric}={value:.4f}" if value is not None else ""))

@@ -52,11 +52,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def sweep_temporaries(parent: Path) -> list[Path]:
+def sweep_temporaries(parent: Path) -> None:
     """Remove staging directories left by processes that no longer run."""
-    swept = []
     if not parent.is_dir():
-        return swept
+        return
     for entry in parent.iterdir():
         if not entry.name.startswith(_TMP_PREFIX):
             continue
@@ -67,8 +66,6 @@ def sweep_temporaries(parent: Path) -> list[Path]:
         if pid == os.getpid() or (pid > 0 and _pid_alive(pid)):
             continue
         shutil.rmtree(entry, ignore_errors=True)
-        swept.append(entry)
-    return swept
 
 
 @contextlib.contextmanager
@@ -95,7 +92,7 @@ def staged_directory(final: Path, meta: dict | None = None):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_manifest(directory: Path, meta: dict) -> dict:
+def write_manifest(directory: Path, meta: dict) -> None:
     files = {}
     for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST):
         with open(path, "rb") as fh:
@@ -103,7 +100,22 @@ def write_manifest(directory: Path, meta: dict) -> dict:
         files[str(path.relative_to(directory))] = {"size": path.stat().st_size, "sha256": sha256_file(path)}
     manifest = {"files": files, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **meta}
     write_json(directory / MANIFEST, manifest)
-    return manifest
+
+
+def verify_file(directory: Path, name: str) -> Path:
+    """The path of a committed file, after checking it against its directory's manifest."""
+    directory = Path(directory)
+    path, manifest = directory / name, directory / MANIFEST
+    listed = read_json(manifest)["files"].get(name) if manifest.exists() else None
+    if listed is None:
+        raise IntegrityError(f"{path}: not listed in a {MANIFEST}; not a committed file")
+    if not path.exists():
+        raise IntegrityError(f"{path}: missing")
+    actual = sha256_file(path)
+    if actual != listed["sha256"]:
+        raise IntegrityError(f"{path}: sha256 {actual[:12]} differs from its manifest ({listed['sha256'][:12]}); "
+                             "refusing to use a changed file")
+    return path
 
 
 def _fsync_dir(path: Path) -> None:
@@ -112,7 +124,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
 
 
 class ArtifactDir(luigi.Target):

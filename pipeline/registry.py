@@ -1,7 +1,7 @@
 """The model registry: immutable versions, a production pointer, an append-only history.
 
     registry/<dataset>/<model>/
-        v0001/  model.joblib  card.json  manifest.json     (never changed once written)
+        v0001/  model.joblib  card.json  train_rows.npy  manifest.json   (never changed once written)
         production.json                                    (replaced atomically, under the lock)
         history.jsonl                                      (one event a line, appended)
         .lock
@@ -16,14 +16,25 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
-from pipeline.artifacts import IntegrityError, read_json, sha256_file, staged_directory, write_json
+from pipeline.artifacts import (
+    MANIFEST,
+    IntegrityError,
+    read_json,
+    sha256_file,
+    staged_directory,
+    verify_file,
+    write_json,
+)
 from pipeline.settings import check_name, data_dir
 
 MODEL_FILE = "model.joblib"
 CARD_FILE = "card.json"
+TRAIN_ROWS_FILE = "train_rows.npy"
+VERSION_PATTERN = re.compile(r"v\d{4,}")
 
 
 class RegistryError(RuntimeError):
@@ -67,14 +78,14 @@ class Registry:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir()
-                      if p.name.startswith("v") and p.name[1:].isdigit() and (p / CARD_FILE).exists())
+                      if VERSION_PATTERN.fullmatch(p.name) and (p / MANIFEST).exists())
 
     def card(self, version: str) -> dict:
-        path = self.root / version / CARD_FILE
-        if not path.exists():
+        """A version's card, checked against the version's manifest."""
+        if not VERSION_PATTERN.fullmatch(version) or version not in self.versions():
             known = ", ".join(self.versions()) or "none"
             raise RegistryError(f"{self}: no version {version!r} (versions: {known})")
-        return read_json(path)
+        return read_json(verify_file(self.root / version, CARD_FILE))
 
     def production(self) -> dict | None:
         path = self.root / "production.json"
@@ -101,11 +112,22 @@ class Registry:
             raise RegistryError(f"{self}: no production model yet (run TrainValidateDeploy first)")
         return version, self.load(version), self.card(version)
 
+    def train_rows(self, version: str):
+        """Hashes of the rows a version was fitted on (None for versions registered without them)."""
+        import numpy as np
+
+        if not (self.root / version / TRAIN_ROWS_FILE).exists():
+            return None
+        return np.load(verify_file(self.root / version, TRAIN_ROWS_FILE))
+
     # ---------------------------------------------------------------- writing
 
     @contextlib.contextmanager
-    def locked(self):
-        self.root.mkdir(parents=True, exist_ok=True)
+    def locked(self, create: bool = False):
+        if create:
+            self.root.mkdir(parents=True, exist_ok=True)
+        elif not self.root.is_dir():
+            raise RegistryError(f"{self}: no such registry (nothing was ever deployed for it)")
         with open(self.root / ".lock", "a+") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
@@ -113,34 +135,56 @@ class Registry:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def register(self, model_file: Path, card: dict) -> str:
-        """Add a version for a candidate, or return the one it already has.
+    def register(self, model_dir: Path, card: dict) -> str:
+        """Add a version holding a trained model's files, or return the one it already has.
 
         `card["candidate_id"]` identifies the training run, so a re-run after a crash does not
         register the same candidate twice.
         """
-        with self.locked():
+        model_dir = Path(model_dir)
+        # a model changed since training must not become an immutable version
+        actual = sha256_file(model_dir / MODEL_FILE)
+        if actual != card["model_sha256"]:
+            raise IntegrityError(f"{model_dir / MODEL_FILE}: sha256 {actual[:12]} differs from its card "
+                                 f"({card['model_sha256'][:12]}); refusing to register a changed model")
+        with self.locked(create=True):
             for version in self.versions():
                 if self.card(version).get("candidate_id") == card["candidate_id"]:
                     return version
-            version = f"v{len(self.versions()) + 1:04d}"
+            numbers = [int(p.name[1:]) for p in self.root.iterdir() if VERSION_PATTERN.fullmatch(p.name)]
+            version = f"v{max(numbers, default=0) + 1:04d}"
             card = {**card, "version": version, "registered_at": now()}
             with staged_directory(self.root / version) as tmp:
-                shutil.copyfile(model_file, tmp / MODEL_FILE)
+                for name in (MODEL_FILE, TRAIN_ROWS_FILE):
+                    if (model_dir / name).exists():
+                        shutil.copyfile(model_dir / name, tmp / name)
                 write_json(tmp / CARD_FILE, card)
             self._append({"event": "registered", "version": version, "candidate_id": card["candidate_id"]})
             return version
 
-    def deploy(self, model_file: Path, card: dict, verdict: dict) -> dict:
-        """Register a candidate; promote it if the gate passed, else record it as rejected."""
+    def deploy(self, model_dir: Path, card: dict, verdict: dict) -> dict:
+        """Register a candidate; promote it if the gate passed, else record it as rejected.
+
+        A candidate trained on an older date than production (a backfill) is registered but
+        never replaces the newer live model on its own.
+        """
         before = self.production_version()
-        version = self.register(model_file, card)
-        if verdict["passed"]:
-            self.promote(version, reason="; ".join(verdict["reasons"]))
+        version = self.register(model_dir, card)
+        reasons = list(verdict["reasons"])
+        promote = verdict["passed"]
+        if promote and before and before != version and self.card(before)["date"] > card["date"]:
+            promote = False
+            reasons = [f"trained on {card['date']} data, older than production {before} "
+                       f"({self.card(before)['date']}): not promoted automatically"]
+        if promote:
+            self.promote(version, reason="; ".join(reasons))
         else:
-            self.reject(version, verdict["reasons"])
-        return {"decision": "promoted" if verdict["passed"] else "rejected", "version": version,
-                "reasons": verdict["reasons"], "production_before": before,
+            if version == before:  # a stricter gate re-ran over the live candidate
+                reasons.append(f"{version} is the live version and stays in production; "
+                               "roll back by hand if it should not")
+            self.reject(version, reasons)
+        return {"decision": "promoted" if promote else "rejected", "version": version,
+                "reasons": reasons, "production_before": before,
                 "production_after": self.production_version()}
 
     def promote(self, version: str, reason: str) -> None:
@@ -173,7 +217,8 @@ class Registry:
             if to == pointer["version"]:
                 raise RegistryError(f"{self}: {to} is already in production")
             self.load(to)
-            stack = stack[:stack.index(to)] if to in stack else stack
+            if to in stack:  # forget what was live after `to` last was
+                stack = stack[:len(stack) - 1 - stack[::-1].index(to)]
             self._set_production(to, stack, reason)
             self._append({"event": "rolled_back", "version": to, "previous": pointer["version"],
                           "reason": reason})

@@ -1,6 +1,8 @@
 """The one configuration path: luigi.cfg [pipeline] -> config/pipeline.toml -> task parameters.
 
-Loading is cheap (stdlib only) because every `luigi` invocation, even a no-op, goes through it.
+pipeline.toml is read once per process: a task hashes the config into its output path when it
+is scheduled and uses it again when it runs, and both must see the same file even if someone
+edits it in between. Loading is cheap (stdlib only): every `luigi` run, even a no-op, does it.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import luigi
+
+from pipeline.ml.gate import ALL_METRICS, GATE_OPTIONS, METRICS
 
 DEFAULT_DATASET = "digits"
 DEFAULT_MODEL = "logreg"
@@ -97,32 +101,55 @@ def _validate(doc: dict, file: str) -> dict:
             if kind not in COLUMN_TYPES:
                 raise ConfigError(f"{where}.checks.columns.{column}: expected one of "
                                   f"{', '.join(COLUMN_TYPES)}, got {kind!r}")
+        max_null = spec.get("checks", {}).get("max_null_fraction", 0)
+        for column, limit in (max_null.items() if isinstance(max_null, dict) else [("", max_null)]):
+            if not isinstance(limit, (int, float)) or not 0 <= limit <= 1:
+                raise ConfigError(f"{where}.checks.max_null_fraction{'.' + column if column else ''}: "
+                                  f"expected a fraction between 0 and 1, got {limit!r}")
+        for column, bounds in spec.get("checks", {}).get("ranges", {}).items():
+            _check_bounds(bounds, f"{where}.checks.ranges.{column}")
     for name, spec in doc.get("models", {}).items():
         check_name("model", name)
         if "estimator" not in spec:
             raise ConfigError(f"{file}: models.{name}: 'estimator' is required")
         if spec.get("fit_on", "train") not in ("train", "all"):
             raise ConfigError(f"{file}: models.{name}.fit_on: expected 'train' or 'all', got {spec['fit_on']!r}")
+    for name, gate in doc.get("gates", {}).items():
+        _check_gate(gate, f"{file}: gates.{name}")
     return doc
 
 
+def _check_gate(gate: dict, where: str) -> None:
+    known = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in METRICS.items())
+    if gate.get("compare", "accuracy") not in ALL_METRICS:
+        raise ConfigError(f"{where}.compare: unknown metric {gate['compare']!r} (known: {known})")
+    for metric, bounds in gate.items():
+        if metric in GATE_OPTIONS:
+            continue
+        if metric not in ALL_METRICS:
+            raise ConfigError(f"{where}: unknown metric {metric!r} (known: {known})")
+        _check_bounds(bounds, f"{where}.{metric}")
+
+
+def _check_bounds(bounds: dict, where: str) -> None:
+    if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
+        raise ConfigError(f"{where}: min {bounds['min']} is above max {bounds['max']}")
+
+
 @lru_cache(maxsize=8)
-def _load(path: str, mtime_ns: int) -> dict:
+def _load(path: str) -> dict:
     try:
         with open(path, "rb") as fh:
             doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (set [pipeline] config in luigi.cfg)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     return _validate(doc, path)
 
 
 def load_config() -> dict:
-    path = pipeline().config
-    try:
-        mtime = Path(path).stat().st_mtime_ns
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found (set [pipeline] config in luigi.cfg)") from None
-    return _load(path, mtime)
+    return _load(pipeline().config)
 
 
 def _lookup(section: str, name: str) -> dict:
@@ -136,6 +163,7 @@ def _lookup(section: str, name: str) -> dict:
 
 def dataset_spec(name: str) -> dict:
     spec = dict(_lookup("datasets", name))
+    spec.pop("description", None)  # words, not settings: editing them re-runs nothing
     spec["split"] = {**SPLIT_DEFAULTS, **spec.get("split", {})}
     spec.setdefault("checks", {})
     spec.setdefault("target", None)
@@ -144,6 +172,7 @@ def dataset_spec(name: str) -> dict:
 
 def model_spec(name: str) -> dict:
     spec = dict(_lookup("models", name))
+    spec.pop("description", None)
     spec.setdefault("params", {})
     spec.setdefault("fit_on", "train")
     return spec

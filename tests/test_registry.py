@@ -18,13 +18,14 @@ def registry(tmp_path):
 
 @pytest.fixture
 def make_candidate(tmp_path):
-    """(model file, card) for a real fitted model; C makes each candidate's bytes differ."""
-    def make(candidate_id: str, C: float = 1.0):
+    """(model dir, card) for a real fitted model; C makes each candidate's bytes differ."""
+    def make(candidate_id: str, C: float = 1.0, date: str = "2026-01-01"):
         model = LogisticRegression(C=C).fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
         path = tmp_path / "candidates" / candidate_id / "model.joblib"
         path.parent.mkdir(parents=True)
         joblib.dump(model, path)
-        return path, {"candidate_id": candidate_id, "model_sha256": sha256_file(path), "metrics": {"C": C}}
+        card = {"candidate_id": candidate_id, "model_sha256": sha256_file(path), "metrics": {"C": C}, "date": date}
+        return path.parent, card
     return make
 
 
@@ -119,9 +120,9 @@ def test_rollback_walks_back_one_version_at_a_time(registry, make_candidate):
 
 
 def test_rollback_with_nothing_earlier_raises(registry, make_candidate):
-    with pytest.raises(RegistryError, match="nothing is in production"):
-        registry.rollback("empty registry")
     (v1,) = register(registry, make_candidate, "run-a")
+    with pytest.raises(RegistryError, match="nothing is in production"):
+        registry.rollback("registered, never promoted")
     registry.promote(v1, "first")
     with pytest.raises(RegistryError, match="v0001 is the first production version"):
         registry.rollback("no")
@@ -208,3 +209,60 @@ def test_history_is_append_only(registry, make_candidate):
         assert later.count("\n") == earlier.count("\n") + 1
     assert [e["event"] for e in registry.history()] == [
         "registered", "registered", "promoted", "promoted", "rejected", "rolled_back"]
+
+
+def test_register_refuses_a_model_changed_since_training(registry, make_candidate):
+    model_dir, card = make_candidate("run-a")
+    with open(model_dir / "model.joblib", "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(IntegrityError, match="refusing to register a changed model"):
+        registry.register(model_dir, card)
+    assert registry.versions() == []
+
+
+@pytest.mark.parametrize("version", ["../../other/m/v0001", "v1", "v0001/../v0002"])
+def test_version_names_are_checked(registry, make_candidate, version):
+    register(registry, make_candidate, "run-a")
+    with pytest.raises(RegistryError, match="no version"):
+        registry.promote(version, reason="by hand")
+    assert registry.production_version() is None
+
+
+def test_an_edited_card_is_refused(registry, make_candidate):
+    [v1] = register(registry, make_candidate, "run-a")
+    card_path = registry.root / v1 / "card.json"
+    card_path.write_text(card_path.read_text().replace('"C": 1.0', '"C": 9.0'))
+    with pytest.raises(IntegrityError, match="card.json: sha256 .* differs from its manifest"):
+        registry.load(v1)
+
+
+def test_rollback_after_a_version_came_back_keeps_the_earlier_ones(registry, make_candidate):
+    v1, v2, v3 = register(registry, make_candidate, "a", "b", "c")
+    for version in (v1, v2, v1, v3):
+        registry.promote(version, reason="by hand")
+    assert registry.rollback(reason="x") == v1
+    assert registry.rollback(reason="y") == v2
+    assert registry.rollback(reason="z") == v1
+
+
+def test_versions_are_numbered_after_the_highest_even_with_gaps(registry, make_candidate):
+    import shutil
+
+    register(registry, make_candidate, "a", "b")
+    shutil.rmtree(registry.root / "v0001")
+    model_dir, card = make_candidate("c")
+    assert registry.register(model_dir, card) == "v0003"
+
+
+def test_older_candidate_is_not_promoted_over_newer_production(registry, make_candidate):
+    registry.deploy(*make_candidate("today", date="2026-03-10"), {"passed": True, "reasons": ["ok"]})
+    decision = registry.deploy(*make_candidate("backfill", date="2026-03-01"), {"passed": True, "reasons": ["ok"]})
+    assert decision["decision"] == "rejected"
+    assert "older than production v0001 (2026-03-10)" in decision["reasons"][0]
+    assert registry.production_version() == "v0001"
+
+
+def test_commands_on_a_registry_that_does_not_exist_create_nothing(registry):
+    with pytest.raises(RegistryError, match="no such registry"):
+        registry.rollback(reason="x")
+    assert not registry.root.exists()

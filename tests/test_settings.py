@@ -1,7 +1,6 @@
 """pipeline.toml: checked keys and types, lookups by name, gates, safe names."""
 from __future__ import annotations
 
-import os
 import textwrap
 
 import luigi.configuration
@@ -179,12 +178,14 @@ def test_missing_config_file(use_config, tmp_path):
         load_config()
 
 
-def test_edited_config_is_read_again(use_config):
+def test_config_is_read_once_per_process(use_config):
+    # A run hashes the config into output paths when scheduling and uses it again in run();
+    # an edit in between must not give an artifact one config's key and another's content.
     path = use_config(GOOD)
     assert model_spec("logreg")["params"] == {"max_iter": 100}
     path.write_text(GOOD.replace("max_iter = 100", "max_iter = 300"))
-    stat = path.stat()
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a later mtime, surely
+    assert model_spec("logreg")["params"] == {"max_iter": 100}
+    settings._load.cache_clear()  # what the next process sees
     assert model_spec("logreg")["params"] == {"max_iter": 300}
 
 
@@ -234,3 +235,26 @@ def test_dataset_and_model_gate_replaces_the_dataset_gate(use_config):
     assert gate_spec("churn", "logreg") == {"f1_macro": {"min": 0.6}}  # no accuracy, no tolerance
     assert gate_spec("churn", "random_forest") == {"accuracy": {"min": 0.8}, "tolerance": 0.01}
     assert gate_spec("houses", "logreg") == {}
+
+
+@pytest.mark.parametrize("gate, message", [
+    ("acuracy = { min = 0.9 }", r"gates\.ds: unknown metric 'acuracy' \(known: classification: accuracy"),
+    ('compare = "confusion_matrix"', r"gates\.ds\.compare: unknown metric 'confusion_matrix'"),
+    ("r2 = { min = 0.9, max = 0.5 }", r"gates\.ds\.r2: min 0\.9 is above max 0\.5"),
+])
+def test_gate_metric_names_and_bounds_are_checked(use_config, gate, message):
+    use_config(GOOD + f"\n[gates.ds]\n{gate}\n")
+    with pytest.raises(ConfigError, match=message):
+        settings.load_config()
+
+
+def test_null_fraction_must_be_a_fraction(use_config):
+    use_config(GOOD.replace('problem = "regression"',
+                            'problem = "regression"\nchecks = { max_null_fraction = { x = 1.5 } }'))
+    with pytest.raises(ConfigError, match=r"datasets\.houses\.checks\.max_null_fraction\.x: expected a fraction"):
+        settings.load_config()
+
+
+def test_description_is_not_part_of_a_spec(use_config):
+    use_config(GOOD.replace("[models.logreg]", '[models.logreg]\ndescription = "the baseline"'))
+    assert "description" not in model_spec("logreg")

@@ -24,6 +24,16 @@ def fingerprint_frame(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """One uint64 per row, from its values: the same row hashes the same on any day."""
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def unseen_rows(frame: pd.DataFrame, seen: np.ndarray) -> pd.DataFrame:
+    """The rows of `frame` whose hash is not in `seen` (rows some model was not fitted on)."""
+    return frame[~np.isin(row_hashes(frame), seen)]
+
+
 def duplicate_columns(columns) -> list[str]:
     seen, dups = set(), []
     for name in columns:
@@ -53,12 +63,13 @@ def _column_summary(series: pd.Series) -> dict:
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         values = series.dropna()
         if len(values):
-            summary["min"] = _plain(values.min())
-            summary["max"] = _plain(values.max())
+            summary["min"] = plain(values.min())
+            summary["max"] = plain(values.max())
     return summary
 
 
-def _plain(value):
+def plain(value):
+    """A numpy scalar as a plain Python value; non-finite floats as text (for JSON reports)."""
     value = value.item() if hasattr(value, "item") else value
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
@@ -69,7 +80,7 @@ def _type_ok(series: pd.Series, expected: str) -> bool:
     if expected == "boolean":
         return pd.api.types.is_bool_dtype(series)
     if expected == "string":
-        return pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series)
+        return _is_text(series)
     numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
     if expected == "integer":
         values = series.dropna()
@@ -148,6 +159,9 @@ def _check_values(frame, target, problem, checks, fail):
         n_classes = frame[target].nunique()
         if n_classes < 2:
             fail(target, "min_classes", f"{n_classes} class(es); classification needs at least 2")
+    if problem == "regression" and target and not _type_ok(frame[target], "numeric"):
+        fail(target, "numeric_target", f"regression needs a numeric target, found {frame[target].dtype} "
+             f"(e.g. {_examples(frame[target], frame[target].notna())})")
 
     min_rows = checks.get("min_rows")
     if min_rows is not None and len(frame) < min_rows:
@@ -183,7 +197,7 @@ def _check_values(frame, target, problem, checks, fail):
         above = int((values > high).sum()) if high is not None else 0
         if below or above:
             fail(column, "range", f"{below + above} value(s) outside [{low}, {high}]"
-                 f" (min {_plain(values.min())}, max {_plain(values.max())})")
+                 f" (min {plain(values.min())}, max {plain(values.max())})")
 
 
 def _is_text(series: pd.Series) -> bool:

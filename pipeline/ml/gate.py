@@ -1,16 +1,38 @@
-"""The deploy decision as data: candidate metrics and the gate in, a verdict with reasons out."""
+"""The deploy decision as data: candidate metrics and the gate in, a verdict with reasons out.
+
+Imports nothing heavy: settings uses the metric names below to check gates in config.
+"""
 from __future__ import annotations
 
-from pipeline.ml.metrics import PRIMARY_METRIC, higher_is_better
-
+# The scalar metrics each problem kind produces (see pipeline.ml.metrics).
+METRICS = {
+    "classification": ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc"),
+    "regression": ("rmse", "mae", "r2"),
+    "clustering": ("homogeneity", "completeness", "v_measure", "ari", "ami", "silhouette", "inertia"),
+}
+ALL_METRICS = frozenset(m for names in METRICS.values() for m in names)
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "inertia"})
 GATE_OPTIONS = ("tolerance", "compare")
 
 
-def decide(candidate: dict, gate: dict, production: dict | None = None,
-           production_version: str | None = None) -> dict:
-    """Apply metric floors/ceilings, then refuse a regression against production.
+def higher_is_better(metric: str) -> bool:
+    return metric not in LOWER_IS_BETTER
 
-    `candidate` and `production` are metric dicts computed on the same rows.
+
+def primary_metric(metrics: dict) -> str:
+    """What a candidate is compared on by default; unlabelled clusters have no v_measure."""
+    kind = metrics["kind"]
+    if kind == "clustering":
+        return "v_measure" if "v_measure" in metrics else "silhouette"
+    return {"classification": "accuracy", "regression": "rmse"}[kind]
+
+
+def decide(candidate: dict, gate: dict, production: dict | None = None,
+           production_version: str | None = None, candidate_same_rows: dict | None = None) -> dict:
+    """Apply metric floors/ceilings to `candidate`, then refuse a regression against production.
+
+    `production` and `candidate_same_rows` are both models' metrics on the same rows (the test
+    rows production was not fitted on); without the latter, `candidate` is compared.
     """
     checks = []
     for metric, bounds in gate.items():
@@ -30,13 +52,14 @@ def decide(candidate: dict, gate: dict, production: dict | None = None,
             checks.append({"rule": f"{metric} <= {bounds['max']}", "passed": ok, "value": value,
                            "reason": f"{metric} {value:.4f} {'<=' if ok else '>'} {bounds['max']}"})
 
-    metric = gate.get("compare") or PRIMARY_METRIC[candidate["kind"]]
+    metric = gate.get("compare") or primary_metric(candidate)
     if metric not in candidate:
         # a misspelt `compare` must not quietly switch the comparison off
         checks.append({"rule": f"compare on {metric}", "passed": False,
                        "reason": f"compare metric {metric} is not computed for {candidate.get('kind')} models"})
-    elif production is not None and metric in production:
-        checks.append(_no_regression(metric, candidate[metric], production[metric],
+    elif production is not None:
+        same_rows = candidate_same_rows or candidate
+        checks.append(_no_regression(metric, same_rows[metric], production.get(metric),
                                      gate.get("tolerance", 0.0), production_version))
     if not checks:
         checks.append({"rule": "gate configured", "passed": True,
@@ -54,14 +77,17 @@ def decide(candidate: dict, gate: dict, production: dict | None = None,
 
 
 def _no_regression(metric, candidate, production, tolerance, version):
+    rule = f"{metric} no worse than production {version} by more than {tolerance}"
+    if production is None:
+        return {"rule": rule, "passed": True, "value": candidate,
+                "reason": f"production {version} has no {metric}: not compared"}
     if higher_is_better(metric):
         ok, worse_by = candidate >= production - tolerance, production - candidate
     else:
         ok, worse_by = candidate <= production + tolerance, candidate - production
     relation = "within" if ok else "beyond"
     return {
-        "rule": f"{metric} no worse than production {version} by more than {tolerance}",
-        "passed": ok, "value": candidate, "production": production,
+        "rule": rule, "passed": ok, "value": candidate, "production": production,
         "reason": f"{metric} {candidate:.4f} vs production {version} {production:.4f}: "
                   f"{relation} tolerance {tolerance}" + (f" (worse by {worse_by:.4f})" if not ok else ""),
     }

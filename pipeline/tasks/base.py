@@ -44,9 +44,12 @@ class PipelineTask(luigi.Task):
     def partition(self) -> list[str]:
         return [self.dataset]
 
+    def key_requires(self):
+        """The upstream tasks whose output shapes this one's (default: all it requires)."""
+        return self.requires()
+
     def config_key(self) -> str:
-        # Not cached: luigi reuses task instances, and the config may change under them (tests).
-        upstream = [t.config_key() for t in luigi.task.flatten(self.requires())]
+        upstream = [t.config_key() for t in luigi.task.flatten(self.key_requires())]
         return settings.short_hash({"spec": self.spec(), "upstream": upstream})
 
     def output(self) -> ArtifactDir:

@@ -1,10 +1,10 @@
 import logging
 
 from pipeline.artifacts import read_json, write_json
-from pipeline.registry import Registry
+from pipeline.registry import Registry, load_model
 from pipeline.settings import gate_spec, model_spec
-from pipeline.tasks.base import ModelTask
-from pipeline.tasks.evaluate import EvaluateModel, score_on_split
+from pipeline.tasks.base import ModelTask, read_rows
+from pipeline.tasks.evaluate import EvaluateModel, score_rows
 from pipeline.tasks.split import SplitData
 from pipeline.tasks.train import TrainModel
 
@@ -14,14 +14,16 @@ logger = logging.getLogger("pipeline")
 class ValidateModel(ModelTask):
     """candidate metrics -> verdicts/.../verdict.json: pass or reject, with reasons.
 
-    The gate: the metric floors configured for the dataset (or dataset + model), and no
-    regression beyond `tolerance` against the production model scored on the same rows.
+    The gate: the metric floors configured for the dataset (or dataset + model) on the whole
+    test split, and no regression beyond `tolerance` against the production model, both
+    scored on the test rows production was not fitted on.
     """
 
     stage = "verdicts"
 
     def requires(self):
         return {"evaluation": EvaluateModel(dataset=self.dataset, model=self.model, date=self.date),
+                "model": TrainModel(dataset=self.dataset, model=self.model, date=self.date),
                 "split": SplitData(dataset=self.dataset, date=self.date)}
 
     def spec(self):
@@ -31,26 +33,37 @@ class ValidateModel(ModelTask):
         from pipeline.ml.gate import decide
 
         candidate = read_json(self.input()["evaluation"] / "metrics.json")
-        production, version, note = self.production_metrics(candidate["kind"])
-        verdict = {**decide(candidate, self.spec()["gate"], production, version), "note": note}
+        comparison, note = self.compare_with_production(candidate["kind"])
+        verdict = {**decide(candidate, self.spec()["gate"], **comparison), "note": note}
         with self.commit() as tmp:
             write_json(tmp / "verdict.json", verdict)
 
-    def production_metrics(self, kind):
-        """(metrics, version, note): the live model scored on this run's held-out rows."""
+    def compare_with_production(self, kind) -> tuple[dict, str]:
+        """Both models' metrics on the test rows the live model never saw, and how they were chosen."""
+        from pipeline.ml.data import name_list, unseen_rows
+
         registry = Registry.for_model(self.dataset, self.model)
         if registry.production_version() is None:
-            return None, None, "no production model yet: floors only"
-        version, model, _ = registry.load_production()  # a tampered file fails the task here
-        try:
-            metrics, _ = score_on_split(model, self.input()["split"], dataset=self.dataset,
-                                        fit_on=model_spec(self.model)["fit_on"], kind=kind)
-        except (ValueError, KeyError) as exc:
-            # The data's columns changed since production was trained: it cannot be compared,
-            # and refusing every candidate from now on would leave the pipeline stuck.
-            logger.warning("production %s cannot score today's rows (%s); gate uses floors only", version, exc)
-            return None, version, f"production {version} cannot score these rows ({exc}): floors only"
-        return metrics, version, None
+            return {}, "no production model yet: floors only"
+        version, production, card = registry.load_production()  # a changed file fails the task here
+        fit_on = model_spec(self.model)["fit_on"]
+        rows = read_rows(self.input()["split"], fit_on=fit_on, part="test")
+        missing = [c for c in card["features"] if c not in rows.columns]
+        if missing:
+            # The columns changed since production was trained: it cannot be compared, and
+            # refusing every candidate from now on would leave the pipeline stuck.
+            return {"production_version": version}, \
+                f"production {version} needs column(s) today's data lacks ({name_list(missing)}): floors only"
+        seen = registry.train_rows(version) if fit_on == "train" else None
+        rows = rows if seen is None else unseen_rows(rows, seen)
+        if rows.empty:
+            return {"production_version": version}, f"production {version} was fitted on every test row: not compared"
+        candidate = load_model(self.input()["model"] / "model.joblib",
+                               read_json(self.input()["model"] / "card.json")["model_sha256"])
+        scored = {name: score_rows(model, rows, dataset=self.dataset, kind=kind)[0]
+                  for name, model in (("production", production), ("candidate_same_rows", candidate))}
+        return {**scored, "production_version": version}, \
+            f"compared with production {version} on {len(rows)} test rows it was not fitted on"
 
 
 class DeployModel(ModelTask):
@@ -72,7 +85,7 @@ class DeployModel(ModelTask):
         card = {**read_json(self.input()["model"] / "card.json"),
                 "metrics": read_json(self.input()["evaluation"] / "metrics.json"), "verdict": verdict}
         registry = Registry.for_model(self.dataset, self.model)
-        decision = registry.deploy(self.input()["model"] / "model.joblib", card, verdict)
+        decision = registry.deploy(self.input()["model"].path, card, verdict)
         if decision["decision"] == "rejected":
             logger.warning("%s %s rejected, production stays %s: %s", registry, decision["version"],
                            decision["production_after"], "; ".join(decision["reasons"]))

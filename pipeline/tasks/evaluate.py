@@ -6,12 +6,12 @@ from pipeline.tasks.split import SplitData
 from pipeline.tasks.train import TrainModel
 
 
-def score_on_split(model, split, *, dataset: str, fit_on: str, kind: str):
-    """Metrics and predictions of `model` on the held-out rows (every row when fit_on="all")."""
+def score_rows(model, rows, *, dataset: str, kind: str):
+    """Metrics and predictions of `model` on split rows (features and target)."""
     from pipeline.ml.data import xy
     from pipeline.ml.metrics import evaluate
 
-    X, y = xy(read_rows(split, fit_on=fit_on, part="test"), dataset_spec(dataset)["target"])
+    X, y = xy(rows, dataset_spec(dataset)["target"])
     return evaluate(model, X, y, kind)
 
 
@@ -27,8 +27,8 @@ class EvaluateModel(ModelTask):
     def run(self):
         card = read_json(self.input()["model"] / "card.json")
         model = load_model(self.input()["model"] / "model.joblib", card["model_sha256"])
-        metrics, predictions = score_on_split(model, self.input()["split"], dataset=self.dataset,
-                                              fit_on=model_spec(self.model)["fit_on"], kind=card["kind"])
+        rows = read_rows(self.input()["split"], fit_on=model_spec(self.model)["fit_on"], part="test")
+        metrics, predictions = score_rows(model, rows, dataset=self.dataset, kind=card["kind"])
         with self.commit() as tmp:
             write_json(tmp / "metrics.json", metrics)
             predictions.rename_axis("row").reset_index().to_parquet(tmp / "predictions.parquet", index=False)

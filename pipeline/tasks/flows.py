@@ -1,18 +1,17 @@
-import datetime as dt
-
 import luigi
+from luigi.util import inherits
 
-from pipeline import settings
-from pipeline.tasks.base import NameParameter
 from pipeline.tasks.deploy import DeployModel
+from pipeline.tasks.validate import ValidateData
 
 
+@inherits(DeployModel)
 class TrainValidateDeploy(luigi.WrapperTask):
-    """The daily job: ingest -> validate -> split -> train -> evaluate -> gate -> deploy."""
+    """The daily job: ingest -> validate -> split -> train -> evaluate -> gate -> deploy.
 
-    dataset = NameParameter("dataset", default=settings.DEFAULT_DATASET)
-    model = NameParameter("model", default=settings.DEFAULT_MODEL)
-    date = luigi.DateParameter(default=dt.date.today())
+    ValidateData is required directly too, so a change to the data checks re-validates even
+    when the split (which `checks` does not shape) is already there.
+    """
 
     def requires(self):
-        return DeployModel(dataset=self.dataset, model=self.model, date=self.date)
+        return [self.clone(DeployModel), self.clone(ValidateData)]

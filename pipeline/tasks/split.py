@@ -16,6 +16,11 @@ class SplitData(PipelineTask):
         return {"data": IngestData(dataset=self.dataset, date=self.date),
                 "validated": ValidateData(dataset=self.dataset, date=self.date)}
 
+    def key_requires(self):
+        # Validation gates the split but does not shape it: editing `checks` re-validates
+        # (TrainValidateDeploy requires ValidateData) without re-splitting and retraining.
+        return self.requires()["data"]
+
     def spec(self):
         spec = dataset_spec(self.dataset)
         return {key: spec[key] for key in ("target", "problem", "split")}

@@ -7,10 +7,11 @@ from pipeline.tasks.split import SplitData
 
 
 class TrainModel(ModelTask):
-    """train split -> models/.../model.joblib (preprocessing + estimator) and card.json.
+    """train split -> models/.../model.joblib (preprocessing + estimator), card.json, train_rows.npy.
 
     The card says what the model was made from: data fingerprint, split and model spec,
-    feature schema, package and code versions, and the model file's sha256.
+    feature schema, package and code versions, and the model file's sha256. train_rows.npy
+    holds a hash of each training row, so a later gate can compare on rows it never saw.
     """
 
     stage = "models"
@@ -23,18 +24,21 @@ class TrainModel(ModelTask):
 
     def run(self):
         import joblib
+        import numpy as np
 
-        from pipeline.ml.data import xy
+        from pipeline.ml.data import row_hashes, xy
         from pipeline.ml.models import fit_model, problem_kind
 
         data, spec = dataset_spec(self.dataset), model_spec(self.model)
         kind = problem_kind(spec, data["problem"])
-        X, y = xy(read_rows(self.input(), fit_on=spec["fit_on"], part="train"), data["target"])
+        rows = read_rows(self.input(), fit_on=spec["fit_on"], part="train")
+        X, y = xy(rows, data["target"])
         self.set_status_message(f"fitting {spec['estimator']} on {len(X)} rows")
         started = time.time()
         model = fit_model(spec, X, y, kind)
         with self.commit() as tmp:
             joblib.dump(model, tmp / "model.joblib")
+            np.save(tmp / "train_rows.npy", row_hashes(rows))
             write_json(tmp / "card.json", self.card(data, spec, kind, X, tmp / "model.joblib",
                                                     time.time() - started))
 

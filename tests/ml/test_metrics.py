@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.ml.gate import higher_is_better
 from pipeline.ml.metrics import (
     classification_metrics,
     clustering_metrics,
     evaluate,
-    higher_is_better,
     regression_metrics,
 )
 from pipeline.ml.models import fit_model

@@ -135,5 +135,33 @@ def test_schema_change_is_gated_on_floors_when_production_cannot_score(workspace
     run = workspace.luigi("TrainValidateDeploy", "--dataset", "customers", "--date=2026-01-02")
     assert run.returncode == 0, run.output
     verdict = json.loads(next((workspace.data / "verdicts").rglob("2026-01-02/*/verdict.json")).read_text())
-    assert verdict["passed"] and "production v0001 cannot score these rows" in verdict["note"]
+    assert verdict["passed"]
+    assert verdict["note"] == "production v0001 needs column(s) today's data lacks (region): floors only"
     assert workspace.production("customers") == "v0002"
+
+
+def test_gate_compares_on_test_rows_production_was_not_fitted_on(workspace, tmp_path):
+    """When the data grows, rows trade sides between dates; production's training rows are left out."""
+    source = tmp_path / "customers.csv"
+    everyone = customers(n=600)
+    everyone.iloc[:400].to_csv(source, index=False)
+    workspace.add_config(CUSTOMERS_BLOCK.format(path=source))
+    assert workspace.luigi("TrainValidateDeploy", "--dataset", "customers", "--date=2026-01-01").returncode == 0
+
+    everyone.to_csv(source, index=False)
+    run = workspace.luigi("TrainValidateDeploy", "--dataset", "customers", "--date=2026-01-02")
+    assert run.returncode == 0, run.output
+
+    def split(date, part):
+        return pd.read_parquet(next((workspace.data / "split" / "customers" / date).glob(f"*/{part}.parquet")))
+
+    def as_text(frame):  # each row's values as one string; NaN reads "nan" on both days
+        return frame[list(everyone.columns)].apply(lambda row: repr(row.tolist()), axis=1)
+
+    seen = as_text(split("2026-01-01", "train"))
+    test = as_text(split("2026-01-02", "test"))
+    unseen = int((~test.isin(set(seen))).sum())
+    assert 0 < unseen < len(test)  # the reshuffle put some of yesterday's training rows in today's test
+    verdict = json.loads(next((workspace.data / "verdicts").rglob("2026-01-02/*/verdict.json")).read_text())
+    assert verdict["note"] == f"compared with production v0001 on {unseen} test rows it was not fitted on"
+    assert verdict["production_metrics"]["n_samples"] == unseen

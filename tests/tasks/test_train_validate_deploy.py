@@ -123,3 +123,18 @@ def test_dataset_name_cannot_escape_data_dir(workspace):
     assert run.returncode != 0
     assert "is not allowed" in run.output
     assert not (workspace.root / "etc").exists()
+
+
+def test_editing_checks_revalidates_without_resplitting_or_retraining(workspace):
+    assert workspace.luigi("TrainValidateDeploy", DAY1).returncode == 0
+    workspace.replace_config("min_rows = 1000", "min_rows = 1001")
+    again = workspace.luigi("TrainValidateDeploy", DAY1)
+    assert again.returncode == 0, again.output
+    assert again.ran("ValidateData")
+    assert not again.ran("SplitData") and not again.ran("TrainModel") and not again.ran("DeployModel")
+    assert [r["version"] for r in workspace.registry_list()] == ["v0001"]
+
+    workspace.replace_config("min_rows = 1001", "min_rows = 5000")
+    failing = workspace.luigi("TrainValidateDeploy", DAY1)
+    assert failing.returncode == 30
+    assert "dataset 'digits': table: min_rows: 1797 usable rows, at least 5000 required" in failing.output
