@@ -59,6 +59,12 @@ def load_model(path: Path, expected_sha256: str):
     return joblib.load(path)
 
 
+def load_trained(model_dir: Path):
+    """(model, card) of a TrainModel output, the model checked against its card."""
+    card = read_json(Path(model_dir) / CARD_FILE)
+    return load_model(Path(model_dir) / MODEL_FILE, card["model_sha256"]), card
+
+
 class Registry:
     def __init__(self, root: Path, dataset: str, model: str):
         self.root, self.dataset, self.model = Path(root), dataset, model

@@ -1,7 +1,7 @@
 import logging
 
 from pipeline.artifacts import read_json, write_json
-from pipeline.registry import Registry, load_model
+from pipeline.registry import Registry, load_trained
 from pipeline.settings import gate_spec, model_spec
 from pipeline.tasks.base import ModelTask, read_rows
 from pipeline.tasks.evaluate import EvaluateModel, score_rows
@@ -58,8 +58,7 @@ class ValidateModel(ModelTask):
         rows = rows if seen is None else unseen_rows(rows, seen)
         if rows.empty:
             return {"production_version": version}, f"production {version} was fitted on every test row: not compared"
-        candidate = load_model(self.input()["model"] / "model.joblib",
-                               read_json(self.input()["model"] / "card.json")["model_sha256"])
+        candidate, _ = load_trained(self.input()["model"].path)
         scored = {name: score_rows(model, rows, dataset=self.dataset, kind=kind)[0]
                   for name, model in (("production", production), ("candidate_same_rows", candidate))}
         return {**scored, "production_version": version}, \

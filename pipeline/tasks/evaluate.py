@@ -1,5 +1,5 @@
-from pipeline.artifacts import read_json, write_json
-from pipeline.registry import load_model
+from pipeline.artifacts import write_json
+from pipeline.registry import load_trained
 from pipeline.settings import dataset_spec, model_spec
 from pipeline.tasks.base import ModelTask, read_rows
 from pipeline.tasks.split import SplitData
@@ -25,8 +25,7 @@ class EvaluateModel(ModelTask):
                 "split": SplitData(dataset=self.dataset, date=self.date)}
 
     def run(self):
-        card = read_json(self.input()["model"] / "card.json")
-        model = load_model(self.input()["model"] / "model.joblib", card["model_sha256"])
+        model, card = load_trained(self.input()["model"].path)
         rows = read_rows(self.input()["split"], fit_on=model_spec(self.model)["fit_on"], part="test")
         metrics, predictions = score_rows(model, rows, dataset=self.dataset, kind=card["kind"])
         with self.commit() as tmp:
