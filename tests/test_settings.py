@@ -9,6 +9,14 @@ import pytest
 from pipeline import settings
 from pipeline.settings import ConfigError, check_name, dataset_spec, gate_spec, load_config, model_spec
 
+# A minimal valid dataset; tests append one bad line to it.
+CHURN = """
+        [datasets.churn]
+        source = "churn.csv"
+        target = "churned"
+        problem = "classification"
+"""
+
 GOOD = """
 [datasets.churn]
 source = "churn.csv"
@@ -94,11 +102,7 @@ def test_unknown_key_names_file_and_key(use_config):
 
 
 def test_unknown_key_in_a_nested_table(use_config):
-    use_config("""
-        [datasets.churn]
-        source = "churn.csv"
-        target = "churned"
-        problem = "classification"
+    use_config(CHURN + """
         checks = { min_row = 10 }
     """)
     with pytest.raises(ConfigError, match=r"datasets\.churn\.checks\.min_row: unknown key"):
@@ -106,11 +110,7 @@ def test_unknown_key_in_a_nested_table(use_config):
 
 
 def test_wrong_type_names_file_key_and_value(use_config):
-    path = use_config("""
-        [datasets.churn]
-        source = "churn.csv"
-        target = "churned"
-        problem = "classification"
+    path = use_config(CHURN + """
         split = { test_size = "abc" }
     """)
     message = r"datasets\.churn\.split\.test_size: expected an integer or a number, got 'abc'"
@@ -120,11 +120,7 @@ def test_wrong_type_names_file_key_and_value(use_config):
 
 
 def test_boolean_is_not_accepted_as_a_number(use_config):
-    use_config("""
-        [datasets.churn]
-        source = "churn.csv"
-        target = "churned"
-        problem = "classification"
+    use_config(CHURN + """
         checks = { min_rows = true }
     """)
     with pytest.raises(ConfigError, match=r"checks\.min_rows: expected an integer, got True"):
