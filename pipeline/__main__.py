@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from pipeline import settings
+from pipeline import notify, settings
 from pipeline.artifacts import IntegrityError
 from pipeline.registry import Registry, RegistryError
 
@@ -22,13 +22,15 @@ def _registries(dataset: str | None, model: str | None) -> list[Registry]:
 
 
 def _status(registry: Registry) -> dict[str, str]:
-    """Each version's state: production, rejected, retired (was live), or registered."""
+    """Each version's state: production, rejected, retired (was live), smoke_failed, or registered."""
     status = {}
     for event in registry.history():
         if event["event"] == "rejected":
             status[event["version"]] = "rejected"
-        elif event["event"] in ("promoted", "rolled_back"):
+        elif event["event"] in ("promoted", "rolled_back") and event["version"]:
             status[event["version"]] = "retired"
+        if event["event"] == "rolled_back" and event.get("cause") == "smoke_test":
+            status[event["previous"]] = "smoke_failed"
     live = registry.production_version()
     if live:
         status[live] = "production"
@@ -98,7 +100,11 @@ def cmd_show(args) -> int:
 
 def cmd_promote(args) -> int:
     registry = Registry.for_model(args.dataset, args.model)
+    before = registry.production_version()
     registry.promote(args.version, reason=args.reason or "promoted by hand")
+    if before != args.version:
+        notify.registry_event(registry, "promoted", args.version, previous=before,
+                              reasons=[args.reason or "by hand"])
     return _report_change(args, registry, f"{registry}: {args.version} is in production")
 
 
@@ -106,6 +112,7 @@ def cmd_rollback(args) -> int:
     registry = Registry.for_model(args.dataset, args.model)
     before = registry.production_version()
     version = registry.rollback(reason=args.reason or "rolled back by hand", to=args.to)
+    notify.registry_event(registry, "rolled_back", version, previous=before, reasons=[args.reason or "by hand"])
     return _report_change(args, registry, f"{registry}: rolled back from {before} to {version}")
 
 

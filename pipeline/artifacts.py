@@ -42,7 +42,7 @@ def read_json(path: Path):
     return json.loads(Path(path).read_text())
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -63,7 +63,7 @@ def sweep_temporaries(parent: Path) -> None:
             pid = int(entry.name.split("-")[2])
         except (IndexError, ValueError):
             pid = -1
-        if pid == os.getpid() or (pid > 0 and _pid_alive(pid)):
+        if pid == os.getpid() or (pid > 0 and pid_alive(pid)):
             continue
         shutil.rmtree(entry, ignore_errors=True)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from pipeline.artifacts import (
     MANIFEST,
     IntegrityError,
+    pid_alive,
     read_json,
     sha256_file,
     staged_directory,
@@ -39,6 +40,14 @@ VERSION_PATTERN = re.compile(r"v\d{4,}")
 
 class RegistryError(RuntimeError):
     """A registry operation that cannot be done as asked; the message says why."""
+
+
+class SmokeTestFailed(RegistryError):
+    """A promoted model failed its smoke test; production went back to what it was before."""
+
+    def __init__(self, message: str, *, version: str, restored: str | None, rolled_back: bool):
+        super().__init__(message)
+        self.version, self.restored, self.rolled_back = version, restored, rolled_back
 
 
 def now() -> str:
@@ -94,6 +103,8 @@ class Registry:
         return read_json(verify_file(self.root / version, CARD_FILE))
 
     def production(self) -> dict | None:
+        """The production pointer: version (None once the only live version was rolled back),
+        the stack of earlier versions, and the event that set it."""
         path = self.root / "production.json"
         return read_json(path) if path.exists() else None
 
@@ -154,6 +165,7 @@ class Registry:
             raise IntegrityError(f"{model_dir / MODEL_FILE}: sha256 {actual[:12]} differs from its card "
                                  f"({card['model_sha256'][:12]}); refusing to register a changed model")
         with self.locked(create=True):
+            self._reconcile()
             for version in self.versions():
                 if self.card(version).get("candidate_id") == card["candidate_id"]:
                     return version
@@ -168,14 +180,22 @@ class Registry:
             self._append({"event": "registered", "version": version, "candidate_id": card["candidate_id"]})
             return version
 
-    def deploy(self, model_dir: Path, card: dict, verdict: dict) -> dict:
+    def deploy(self, model_dir: Path, card: dict, verdict: dict, smoke_test=None) -> dict:
         """Register a candidate; promote it if the gate passed, else record it as rejected.
 
         A candidate trained on an older date than production (a backfill) is registered but
-        never replaces the newer live model on its own.
+        never replaces the newer live model on its own. After a promotion, `smoke_test(version)`
+        (a problem description, or None) checks the live model; on a problem production goes
+        back to what it was and SmokeTestFailed is raised. A version that failed its smoke test
+        once is not promoted again automatically.
         """
         before = self.production_version()
         version = self.register(model_dir, card)
+        failed_before = self.smoke_failure(version)
+        if failed_before:
+            raise SmokeTestFailed(f"{self} {version} failed its smoke test before ({failed_before}); "
+                                  f"production stays {before}; promote it by hand once fixed",
+                                  version=version, restored=before, rolled_back=False)
         reasons = list(verdict["reasons"])
         promote = verdict["passed"]
         if promote and before and before != version and self.card(before)["date"] > card["date"]:
@@ -184,6 +204,12 @@ class Registry:
                        f"({self.card(before)['date']}): not promoted automatically"]
         if promote:
             self.promote(version, reason="; ".join(reasons))
+            problem = smoke_test(version) if smoke_test else None
+            if problem:
+                restored = self.retract(version, f"smoke test failed: {problem}")
+                raise SmokeTestFailed(f"{self} {version} failed its smoke test after promotion: {problem}; "
+                                      f"production rolled back to {restored or 'nothing'}",
+                                      version=version, restored=restored, rolled_back=True)
         else:
             if version == before:  # a stricter gate re-ran over the live candidate
                 reasons.append(f"{version} is the live version and stays in production; "
@@ -193,26 +219,40 @@ class Registry:
                 "reasons": reasons, "production_before": before,
                 "production_after": self.production_version()}
 
+    def smoke_failure(self, version: str) -> str | None:
+        """Why `version` was rolled back after a failed smoke test, if it ever was."""
+        for event in reversed(self.history()):
+            if event["event"] == "rolled_back" and event.get("cause") == "smoke_test" \
+                    and event.get("previous") == version:
+                return event["reason"]
+        return None
+
     def promote(self, version: str, reason: str) -> None:
         with self.locked():
+            self._reconcile()
             self.load(version)  # never point production at a model that does not load
             pointer = self.production()
             current = pointer["version"] if pointer else None
             if current == version:
                 return
-            previous = pointer["previous"] + [current] if pointer else []
-            self._set_production(version, previous, reason)
-            self._append({"event": "promoted", "version": version, "previous": current, "reason": reason})
+            previous = pointer["previous"] + [current] if current else pointer["previous"] if pointer else []
+            self._set_production({"event": "promoted", "version": version, "previous": current,
+                                  "reason": reason}, previous)
 
     def reject(self, version: str, reasons: list[str]) -> None:
         with self.locked():
+            self._reconcile()
+            last = next((e for e in reversed(self.history()) if e.get("version") == version), None)
+            if last and last["event"] == "rejected" and last["reasons"] == reasons:
+                return  # a re-run after a crash: already recorded
             self._append({"event": "rejected", "version": version, "reasons": reasons})
 
     def rollback(self, reason: str, to: str | None = None) -> str:
         """Make the previous production version (or `to`) live again; return it."""
         with self.locked():
+            self._reconcile()
             pointer = self.production()
-            if pointer is None:
+            if pointer is None or pointer["version"] is None:
                 raise RegistryError(f"{self}: nothing is in production; nothing to roll back")
             stack = pointer["previous"]
             if to is None:
@@ -225,17 +265,60 @@ class Registry:
             self.load(to)
             if to in stack:  # forget what was live after `to` last was
                 stack = stack[:len(stack) - 1 - stack[::-1].index(to)]
-            self._set_production(to, stack, reason)
-            self._append({"event": "rolled_back", "version": to, "previous": pointer["version"],
-                          "reason": reason})
+            self._set_production({"event": "rolled_back", "version": to, "previous": pointer["version"],
+                                  "reason": reason}, stack)
             return to
 
-    def _set_production(self, version: str, previous: list[str], reason: str) -> None:
+    def retract(self, version: str, reason: str) -> str | None:
+        """Take `version` out of production after a failed smoke test; return what is live now.
+
+        Production goes back to the version before it, or to none if it was the first.
+        """
+        with self.locked():
+            self._reconcile()
+            pointer = self.production()
+            if pointer is None or pointer["version"] != version:
+                return self.production_version()
+            stack = list(pointer["previous"])
+            to = stack.pop() if stack else None
+            self._set_production({"event": "rolled_back", "version": to, "previous": version,
+                                  "reason": reason, "cause": "smoke_test"}, stack)
+            return to
+
+    def _set_production(self, event: dict, previous: list[str]) -> None:
+        """Replace production.json in one step, then log the event that changed it.
+
+        The pointer carries its own event, so a crash between the two writes is repaired by
+        `_reconcile` on the next registry write: the history line is never lost or doubled.
+        """
+        event = {**event, "at": now()}
         tmp = self.root / f".production.json.{os.getpid()}"
-        write_json(tmp, {"version": version, "previous": previous, "since": now(), "reason": reason})
+        write_json(tmp, {"version": event["version"], "previous": previous, "since": event["at"],
+                         "reason": event["reason"], "event": event})
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, self.root / "production.json")
+        self._append(event)
+
+    def _reconcile(self) -> None:
+        """Log what a crash between a write and its history line left unlogged (call under the lock)."""
+        for stale in self.root.glob(".production.json.*"):
+            pid = stale.suffix[1:]
+            if not (pid.isdigit() and pid_alive(int(pid))):
+                stale.unlink(missing_ok=True)
+        history = self.history()
+        registered = {e["version"] for e in history if e["event"] == "registered"}
+        for version in self.versions():
+            if version not in registered:
+                card = read_json(self.root / version / CARD_FILE)
+                self._append({"event": "registered", "version": version, "candidate_id": card["candidate_id"],
+                              "at": card["registered_at"]})
+        pointer = self.production()
+        if pointer and "event" in pointer:
+            logged = [e for e in history if e["event"] in ("promoted", "rolled_back")]
+            if not logged or logged[-1].get("at") != pointer["event"]["at"] \
+                    or logged[-1]["version"] != pointer["version"]:
+                self._append(pointer["event"])
 
     def _append(self, event: dict) -> None:
         line = json.dumps({"at": now(), "dataset": self.dataset, "model": self.model, **event}, default=str)

@@ -16,6 +16,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PIPELINE_TOML = REPO / "config" / "pipeline.toml"
+FAULTS = str(Path(__file__).resolve().parent / "faults")  # PYTHONPATH entry with the fault-injection hooks
 PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
 
 
@@ -73,11 +74,15 @@ class Workspace:
             env.pop(name, None)
         return env
 
-    def luigi(self, *args: str, local: bool = True, python_flags: tuple = ()) -> Run:
-        """Run the real `luigi` command (through this interpreter when python_flags are given)."""
+    def command(self, *args: str, local: bool = True, python_flags: tuple = ()) -> list[str]:
+        """The real `luigi` command line (through this interpreter when python_flags are given)."""
         launcher = [sys.executable, *python_flags, "-m", "luigi"] if python_flags else [_luigi_bin()]
-        cmd = [*launcher, "--module", "pipeline", *args] + (["--local-scheduler"] if local else [])
-        proc = subprocess.run(cmd, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=600)
+        return [*launcher, "--module", "pipeline", *args] + (["--local-scheduler"] if local else [])
+
+    def luigi(self, *args: str, local: bool = True, python_flags: tuple = (), env: dict | None = None) -> Run:
+        """Run the real `luigi` command; `env` adds variables (see tests/faults for fault injection)."""
+        proc = subprocess.run(self.command(*args, local=local, python_flags=python_flags), cwd=REPO,
+                              env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=600)
         return Run(proc.returncode, proc.stdout + proc.stderr)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from pipeline.artifacts import IntegrityError, sha256_file
-from pipeline.registry import Registry, RegistryError
+from pipeline.registry import Registry, RegistryError, SmokeTestFailed
 
 
 @pytest.fixture
@@ -266,3 +266,77 @@ def test_commands_on_a_registry_that_does_not_exist_create_nothing(registry):
     with pytest.raises(RegistryError, match="no such registry"):
         registry.rollback(reason="x")
     assert not registry.root.exists()
+
+
+PASS = {"passed": True, "reasons": ["accuracy 0.99 >= 0.95"]}
+
+
+def test_failed_smoke_test_restores_the_previous_version_and_is_not_retried(registry, make_candidate):
+    registry.deploy(*make_candidate("run-a"), PASS)
+    path, card = make_candidate("run-b", C=2.0)
+    with pytest.raises(SmokeTestFailed, match="3 of 10 predictions differ.*rolled back to v0001") as failed:
+        registry.deploy(path, card, PASS, smoke_test=lambda version: "3 of 10 predictions differ")
+    assert (failed.value.version, failed.value.restored, failed.value.rolled_back) == ("v0002", "v0001", True)
+    assert registry.production_version() == "v0001"
+    last = registry.history()[-1]
+    assert (last["event"], last["version"], last["previous"], last["cause"]) == \
+        ("rolled_back", "v0001", "v0002", "smoke_test")
+    assert last["reason"] == "smoke test failed: 3 of 10 predictions differ"
+
+    # a re-run does not promote the same version again
+    events = len(registry.history())
+    with pytest.raises(SmokeTestFailed, match="failed its smoke test before") as again:
+        registry.deploy(path, card, PASS, smoke_test=lambda version: None)
+    assert again.value.rolled_back is False
+    assert registry.production_version() == "v0001" and len(registry.history()) == events
+
+
+def test_failed_smoke_test_of_the_first_version_leaves_no_production(registry, make_candidate):
+    with pytest.raises(SmokeTestFailed, match="rolled back to nothing"):
+        registry.deploy(*make_candidate("run-a"), PASS, smoke_test=lambda version: "does not load")
+    assert registry.production_version() is None
+    with pytest.raises(RegistryError, match="no production model yet"):
+        registry.load_production()
+
+
+def test_a_crash_between_pointer_and_history_is_logged_once_on_the_next_write(registry, make_candidate, monkeypatch):
+    v1, v2 = register(registry, make_candidate, "run-a", "run-b")
+    registry.promote(v1, "first")
+    append = Registry._append
+
+    def crash_on_promoted(self, event):
+        if event["event"] == "promoted":
+            raise SystemExit("killed")
+        append(self, event)
+
+    monkeypatch.setattr(Registry, "_append", crash_on_promoted)
+    with pytest.raises(SystemExit):
+        registry.promote(v2, "second")
+    monkeypatch.setattr(Registry, "_append", append)
+    assert registry.production_version() == v2
+    assert [e["event"] for e in registry.history()] == ["registered", "registered", "promoted"]
+
+    registry.promote(v2, "second")  # the re-run
+    registry.promote(v2, "second")
+    history = registry.history()
+    assert [(e["event"], e["version"]) for e in history] == \
+        [("registered", v1), ("registered", v2), ("promoted", v1), ("promoted", v2)]
+    assert history[-1]["previous"] == v1 and history[-1]["reason"] == "second"
+
+
+def test_a_crash_before_the_registered_line_is_logged_on_the_next_write(registry, make_candidate, monkeypatch):
+    path, card = make_candidate("run-a")
+    monkeypatch.setattr(Registry, "_append", lambda self, event: (_ for _ in ()).throw(SystemExit("killed")))
+    with pytest.raises(SystemExit):
+        registry.register(path, card)
+    monkeypatch.undo()
+    assert registry.versions() == ["v0001"] and registry.history() == []
+    assert registry.register(path, card) == "v0001"
+    assert [(e["event"], e["version"]) for e in registry.history()] == [("registered", "v0001")]
+
+
+def test_rejecting_twice_with_the_same_reasons_logs_once(registry, make_candidate):
+    (v1,) = register(registry, make_candidate, "run-a")
+    registry.reject(v1, ["accuracy 0.5 < 0.95"])
+    registry.reject(v1, ["accuracy 0.5 < 0.95"])
+    assert [e["event"] for e in registry.history()] == ["registered", "rejected"]

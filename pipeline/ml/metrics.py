@@ -94,3 +94,13 @@ def clustering_metrics(labels_true, labels_pred, features, estimator=None, rando
     if estimator is not None and hasattr(estimator, "inertia_"):
         values["inertia"] = float(estimator.inertia_)
     return values
+
+
+def same_predictions(expected: pd.Series, actual: pd.Series) -> int:
+    """How many predictions agree, position by position (floats to 1e-9 relative)."""
+    a, b = np.asarray(expected), np.asarray(actual)
+    if a.shape != b.shape:
+        return 0
+    if np.issubdtype(a.dtype, np.floating) and np.issubdtype(b.dtype, np.floating):
+        return int(np.isclose(a, b, rtol=1e-9, atol=1e-12).sum())
+    return int((a == b).sum())

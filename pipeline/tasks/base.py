@@ -14,7 +14,7 @@ import logging
 
 import luigi
 
-from pipeline import settings
+from pipeline import notify, settings
 from pipeline.artifacts import ArtifactDir
 
 logger = logging.getLogger("pipeline")
@@ -36,6 +36,11 @@ class PipelineTask(luigi.Task):
     date = luigi.DateParameter(default=dt.date.today(), description="the run's partition (default: today)")
 
     stage: str  # folder under data_dir
+
+    # A task that reads only committed artifacts fails the same way every time it is tried:
+    # it is not retried, so a bad file or config ends the run at once. IngestData, which
+    # reads the outside world, takes its retries from luigi.cfg [scheduler].
+    retry_count = 1
 
     def spec(self) -> dict:
         """The config that shapes this task's own output (hashed into its path)."""
@@ -69,26 +74,34 @@ class ModelTask(PipelineTask):
 
 
 # Luigi logs a traceback; these are the lines a person reads first.
+def _ours(task) -> bool:
+    return type(task).__module__.startswith("pipeline.")
+
+
 @luigi.Task.event_handler(luigi.Event.FAILURE)
 def _one_line_failure(task, exception):
-    if type(task).__module__.startswith("pipeline."):
+    if _ours(task):
         logger.error("FAILED %s: %s", task, exception)
+        notify.task_failed(task, exception)
 
 
 @luigi.Task.event_handler(luigi.Event.BROKEN_TASK)
 def _one_line_broken(task, exception):
-    if type(task).__module__.startswith("pipeline."):
+    if _ours(task):
         logger.error("CANNOT SCHEDULE %s: %s", task, exception)
 
 
 @luigi.Task.event_handler(luigi.Event.DEPENDENCY_MISSING)
-def _one_line_complete_error(task):
+def _one_line_missing(task):
     # Luigi passes no exception when complete() raised (a bad config name, say); ask again.
-    if type(task).__module__.startswith("pipeline."):
+    if _ours(task):
         try:
-            task.complete()
+            complete = task.complete()
         except Exception as exc:  # noqa: BLE001 - reported, the scheduler already failed the task
             logger.error("CANNOT SCHEDULE %s: %s", task, exc)
+            return
+        if not complete and isinstance(task, luigi.ExternalTask):
+            logger.error("MISSING DATA %s: %s", task, task.missing_message())
 
 
 def read_frame(path):

@@ -1,9 +1,10 @@
 import logging
 
+from pipeline import notify
 from pipeline.artifacts import read_json, write_json
-from pipeline.registry import Registry, load_trained
+from pipeline.registry import Registry, SmokeTestFailed, load_trained
 from pipeline.settings import gate_spec, model_spec
-from pipeline.tasks.base import ModelTask, read_rows
+from pipeline.tasks.base import ModelTask, read_frame, read_rows
 from pipeline.tasks.evaluate import EvaluateModel, score_rows
 from pipeline.tasks.split import SplitData
 from pipeline.tasks.train import TrainModel
@@ -69,24 +70,59 @@ class DeployModel(ModelTask):
     """verdict + candidate -> a registry version, promoted to production only if the gate passed.
 
     Writes decisions/.../decision.json. A rejected candidate is registered and recorded as
-    rejected with its reasons; production does not change.
+    rejected with its reasons; production does not change. A promoted one is smoke-tested:
+    the live model is loaded the way `predict` loads it and scores held-out rows, which must
+    match the candidate's evaluation; if not, production goes back and the task fails.
     """
 
     stage = "decisions"
+    smoke_rows = 200
 
     def requires(self):
         return {"verdict": ValidateModel(dataset=self.dataset, model=self.model, date=self.date),
                 "model": TrainModel(dataset=self.dataset, model=self.model, date=self.date),
-                "evaluation": EvaluateModel(dataset=self.dataset, model=self.model, date=self.date)}
+                "evaluation": EvaluateModel(dataset=self.dataset, model=self.model, date=self.date),
+                "split": SplitData(dataset=self.dataset, date=self.date)}
+
+    def key_requires(self):
+        return [self.requires()["verdict"]]
 
     def run(self):
         verdict = read_json(self.input()["verdict"] / "verdict.json")
         card = {**read_json(self.input()["model"] / "card.json"),
                 "metrics": read_json(self.input()["evaluation"] / "metrics.json"), "verdict": verdict}
         registry = Registry.for_model(self.dataset, self.model)
-        decision = registry.deploy(self.input()["model"].path, card, verdict)
+        try:
+            decision = registry.deploy(self.input()["model"].path, card, verdict, smoke_test=self.smoke_test)
+        except SmokeTestFailed as exc:
+            if exc.rolled_back:
+                notify.registry_event(registry, "rolled_back", exc.restored, previous=exc.version,
+                                      reasons=[str(exc)], task_id=self.task_id)
+            raise
         if decision["decision"] == "rejected":
             logger.warning("%s %s rejected, production stays %s: %s", registry, decision["version"],
                            decision["production_after"], "; ".join(decision["reasons"]))
+        notify.registry_event(registry, decision["decision"], decision["version"],
+                              previous=decision["production_before"], reasons=decision["reasons"], task_id=self.task_id)
         with self.commit() as tmp:
             write_json(tmp / "decision.json", decision)
+
+    def smoke_test(self, version: str) -> str | None:
+        """Held-out rows scored by the live model through predict's code path vs the evaluation."""
+        from pipeline.ml.metrics import same_predictions
+        from pipeline.scoring import score_frame
+
+        expected = read_frame(self.input()["evaluation"] / "predictions.parquet").set_index("row")
+        expected = expected.head(self.smoke_rows)
+        rows = read_rows(self.input()["split"], fit_on=model_spec(self.model)["fit_on"], part="test")
+        try:
+            live, model, card = Registry.for_model(self.dataset, self.model).load_production()
+            scored = score_frame(rows.loc[expected.index].drop(columns=[card["target"]]), model, card, "smoke test")
+        except Exception as exc:  # noqa: BLE001 - any failure to load or score is the finding
+            return f"the production model does not load or score: {type(exc).__name__}: {exc}"
+        if live != version:
+            return f"production is {live}, not the promoted {version}"
+        differ = len(expected) - same_predictions(expected["prediction"], scored["prediction"])
+        if differ:
+            return f"{differ} of {len(expected)} held-out predictions differ from the candidate's evaluation"
+        return None

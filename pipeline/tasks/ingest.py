@@ -1,5 +1,21 @@
-from pipeline.settings import dataset_spec
+from urllib.parse import urlparse
+
+import luigi
+
+from pipeline.settings import ConfigError, dataset_spec
 from pipeline.tasks.base import PipelineTask
+
+
+class SourceFile(luigi.ExternalTask):
+    """A dataset's local source file, made by something outside the pipeline."""
+
+    path = luigi.Parameter()
+
+    def output(self):
+        return luigi.LocalTarget(self.path)
+
+    def missing_message(self) -> str:
+        return f"{self.path} does not exist (yet?); the run ends with the missing-data exit code"
 
 
 class IngestData(PipelineTask):
@@ -10,6 +26,22 @@ class IngestData(PipelineTask):
     """
 
     stage = "raw"
+
+    def requires(self):
+        """A local source file is an external dependency: until it exists there is nothing to do."""
+        source = dataset_spec(self.dataset)["source"]
+        return [] if _is_url(source) or source.startswith("sklearn:") else [SourceFile(path=source)]
+
+    def key_requires(self):
+        return []
+
+    @property
+    def retry_count(self):
+        """A URL can fail for a while and then work: retry it per luigi.cfg [scheduler]."""
+        try:
+            return None if _is_url(dataset_spec(self.dataset)["source"]) else 1
+        except ConfigError:
+            return 1  # reported by complete(); nothing will run
 
     def spec(self):
         spec = dataset_spec(self.dataset)
@@ -26,3 +58,7 @@ class IngestData(PipelineTask):
                 "columns": [str(c) for c in frame.columns]}
         with self.commit(**meta) as tmp:
             frame.to_parquet(tmp / "data.parquet", index=False)
+
+
+def _is_url(source: str) -> bool:
+    return urlparse(source).scheme in ("http", "https")

@@ -1,0 +1,83 @@
+"""Alerts. Two channels, both off until configured:
+
+- Luigi's own failure e-mail: `[email] receiver` and `[smtp]` in luigi.cfg (the SMTP password
+  comes from the environment through `${PIPELINE_SMTP_PASSWORD}`). Luigi sends it; nothing here.
+- A webhook: a Slack-compatible JSON POST ({"text": ...} plus the fields below) on a task
+  failure, a rejected candidate, a promotion and a rollback. The URL comes from the
+  PIPELINE_WEBHOOK_URL environment variable, else from `[alerts] webhook_url`.
+
+An alert that cannot be delivered is logged and never fails the pipeline, and the URL (a
+secret: it carries the token) never appears in a log line or a payload.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.parse
+import urllib.request
+
+import luigi
+
+logger = logging.getLogger("pipeline")
+
+WEBHOOK_ENV = "PIPELINE_WEBHOOK_URL"
+
+
+class alerts(luigi.Config):  # noqa: N801 - luigi names config classes after their section
+    webhook_url = luigi.Parameter(default="", description=f"where to POST alerts ({WEBHOOK_ENV} wins)")
+    timeout = luigi.FloatParameter(default=5.0, description="seconds to wait for the webhook")
+
+
+def webhook_url() -> str:
+    return os.environ.get(WEBHOOK_ENV) or alerts().webhook_url
+
+
+def task_link(task_id: str) -> str | None:
+    """The task's page in the luigid visualizer, when this run uses a central scheduler."""
+    from luigi.interface import core
+
+    config = core()
+    if config.local_scheduler:
+        return None
+    base = config.scheduler_url or f"http://{config.scheduler_host}:{config.scheduler_port}"
+    return f"{base.rstrip('/')}/static/visualiser/index.html#tab=graph&taskId={urllib.parse.quote(task_id)}"
+
+
+def send(event: str, text: str, **fields) -> bool:
+    """POST one alert; True if the webhook took it. Never raises."""
+    url = webhook_url()
+    if not url:
+        return False
+    payload = {"text": f"[luigi-ml-pipeline] {event}: {text}", "event": event, **fields}
+    request = urllib.request.Request(url, data=json.dumps(payload, default=str).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=alerts().timeout) as response:
+            response.read()
+        return True
+    except Exception as exc:  # noqa: BLE001 - an alert must never fail the run
+        logger.warning("alert %r not delivered to the webhook: %s", event, str(exc).replace(url, "<webhook url>"))
+        return False
+
+
+def registry_event(registry, event: str, version: str | None, *, previous: str | None = None,
+                   reasons: list[str] = (), task_id: str | None = None) -> bool:
+    """Alert a promotion, rejection or rollback in a registry."""
+    fields = {"dataset": registry.dataset, "model": registry.model, "version": version,
+              "previous": previous, "reasons": list(reasons)}
+    if task_id:
+        fields |= {"task_id": task_id, "luigid_link": task_link(task_id)}
+    summary = {"promoted": f"{version} is in production (was {previous})",
+               "rejected": f"{version} rejected; production stays {previous}",
+               "rolled_back": f"production rolled back from {previous} to {version}"}[event]
+    reasons_text = "; ".join(reasons)
+    return send(event, f"{registry.dataset}/{registry.model} {summary}" + (f": {reasons_text}" if reasons_text else ""),
+                **fields)
+
+
+def task_failed(task, exception: BaseException) -> bool:
+    params = task.param_kwargs
+    return send("task_failed", f"{task} failed: {exception}", dataset=params.get("dataset"),
+                model=params.get("model"), date=str(params.get("date")), task_id=task.task_id,
+                reasons=[f"{type(exception).__name__}: {exception}"], luigid_link=task_link(task.task_id))

@@ -1,0 +1,71 @@
+"""Fault injection for end-to-end tests: put this directory on PYTHONPATH and name a point.
+
+    PIPELINE_TEST_KILL_AT=<point>   the process kills itself with SIGKILL there (kill -9)
+    PIPELINE_TEST_PAUSE_AT=<point>  it creates PIPELINE_TEST_PAUSE_FILE there and waits until
+                                    that file is removed (to hold a run open)
+
+Points:
+    manifest:<stage>        in a task's commit, every file written, before its manifest
+    committing:<stage>      manifest written, before the directory is renamed into place
+    fit                     inside TrainModel's fit
+    history:<event>         in the registry, just before a history line for <event> is written
+                            (for "promoted": production.json was already replaced)
+
+Only tests use this; the pipeline has no hooks of its own.
+"""
+import os
+import signal
+import time
+from pathlib import Path
+
+POINT = os.environ.get("PIPELINE_TEST_KILL_AT") or os.environ.get("PIPELINE_TEST_PAUSE_AT")
+
+
+def reached(point: str) -> None:
+    if point != POINT:
+        return
+    if os.environ.get("PIPELINE_TEST_KILL_AT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+    marker = os.environ["PIPELINE_TEST_PAUSE_FILE"]
+    open(marker, "w").close()
+    deadline = time.time() + 120
+    while os.path.exists(marker) and time.time() < deadline:
+        time.sleep(0.05)
+
+
+def _install() -> None:
+    from pipeline import artifacts, registry
+    from pipeline.ml import models
+
+    write_manifest = artifacts.write_manifest
+
+    def patched_write_manifest(directory, meta):
+        stage = Path(directory).resolve().relative_to(artifacts_root()).parts[0]
+        reached(f"manifest:{stage}")
+        write_manifest(directory, meta)
+        reached(f"committing:{stage}")
+
+    def artifacts_root():
+        from pipeline.settings import data_dir
+
+        return data_dir().resolve()
+
+    fit_model = models.fit_model
+
+    def patched_fit_model(*args, **kwargs):
+        reached("fit")
+        return fit_model(*args, **kwargs)
+
+    append = registry.Registry._append
+
+    def patched_append(self, event):
+        reached(f"history:{event['event']}")
+        append(self, event)
+
+    artifacts.write_manifest = patched_write_manifest
+    models.fit_model = patched_fit_model
+    registry.Registry._append = patched_append
+
+
+if POINT:
+    _install()
