@@ -12,6 +12,10 @@ import pandas as pd
 NUMERIC_TEXT_SHARE = 0.95
 
 
+# Larger magnitudes overflow float64 when squared (variances, scaling): refused as not finite.
+MAX_ABS = 1e150
+
+
 class DataError(ValueError):
     """Data a user supplied is unusable; the message says where and why, in one line."""
 
@@ -149,9 +153,13 @@ def _check_values(frame, target, problem, checks, fail):
         if series.isna().all():
             fail(column, "not_all_null", "every value is missing")
         elif pd.api.types.is_float_dtype(series):
-            inf = np.isinf(series.to_numpy(dtype="float64", na_value=np.nan))
+            values = series.to_numpy(dtype="float64", na_value=np.nan)
+            inf, huge = np.isinf(values), np.abs(values) > MAX_ABS
             if inf.any():
                 fail(column, "finite", f"{int(inf.sum())} infinite value(s)")
+            elif huge.any():
+                fail(column, "finite", f"{int(huge.sum())} value(s) beyond ±{MAX_ABS:g} "
+                     f"(e.g. {_examples(series, pd.Series(huge, index=series.index))}); squaring them overflows")
         elif column != target and _is_text(series):
             _check_numeric_text(column, series, fail)
 

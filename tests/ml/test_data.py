@@ -278,3 +278,11 @@ def test_numeric_column_spoiled_by_a_text_marker_is_a_violation():
 def test_ordinary_text_column_is_not_mistaken_for_numbers():
     df = pd.DataFrame({"plan": ["basic", "pro", "1", "2"] * 5, "y": [0, 1] * 10})
     assert validate_frame(df, target="y", problem="classification", checks={})["passed"]
+
+
+def test_absurdly_large_values_are_not_finite():
+    frame = pd.DataFrame({"x": [1.0, 2.0, 1e300, 4.0], "y": [0, 1, 0, 1]})
+    report = validate_frame(frame, target="y", problem="classification", checks={})
+    [violation] = report["violations"]
+    assert (violation["column"], violation["rule"]) == ("x", "finite")
+    assert violation["detail"] == "1 value(s) beyond ±1e+150 (e.g. 1e+300); squaring them overflows"
