@@ -6,6 +6,7 @@ import http.server
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -20,9 +21,17 @@ FAULTS = str(Path(__file__).resolve().parent / "faults")  # PYTHONPATH entry wit
 PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
 
 
-def _luigi_bin() -> str:
-    candidate = Path(sys.executable).parent / "luigi"
-    return str(candidate) if candidate.exists() else shutil.which("luigi")
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def tool(name: str) -> str:
+    """A console script of this environment (luigi, luigid, luigi-deps-tree)."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else shutil.which(name)
 
 
 @dataclass
@@ -76,7 +85,7 @@ class Workspace:
 
     def command(self, *args: str, local: bool = True, python_flags: tuple = ()) -> list[str]:
         """The real `luigi` command line (through this interpreter when python_flags are given)."""
-        launcher = [sys.executable, *python_flags, "-m", "luigi"] if python_flags else [_luigi_bin()]
+        launcher = [sys.executable, *python_flags, "-m", "luigi"] if python_flags else [tool("luigi")]
         return [*launcher, "--module", "pipeline", *args] + (["--local-scheduler"] if local else [])
 
     def luigi(self, *args: str, local: bool = True, python_flags: tuple = (), env: dict | None = None) -> Run:
@@ -157,3 +166,47 @@ def http_files(http_server):
     files: dict[str, bytes] = {}
     with http_server(lambda path: (200, files[path]) if path in files else (404, b"not found")) as (base, _):
         yield base, files
+
+
+class Webhook:
+    """A local HTTP endpoint that records the JSON bodies POSTed to it."""
+
+    def __init__(self):
+        self.posts: list[dict] = []
+        self.status = 200
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.posts.append({"path": self.path, **json.loads(body)})
+                self.send_response(hook.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T0KEN/SECRET-hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def events(self) -> list[str]:
+        return [post["event"] for post in self.posts]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    """A webhook receiver; its URL is in PIPELINE_WEBHOOK_URL for the runs the test starts."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    hook = Webhook()
+    monkeypatch.setenv("PIPELINE_WEBHOOK_URL", hook.url)
+    yield hook
+    hook.close()

@@ -37,11 +37,6 @@ class PipelineTask(luigi.Task):
 
     stage: str  # folder under data_dir
 
-    # A task that reads only committed artifacts fails the same way every time it is tried:
-    # it is not retried, so a bad file or config ends the run at once. IngestData, which
-    # reads the outside world, takes its retries from luigi.cfg [scheduler].
-    retry_count = 1
-
     def spec(self) -> dict:
         """The config that shapes this task's own output (hashed into its path)."""
         return {}

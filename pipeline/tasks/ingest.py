@@ -2,7 +2,7 @@ from urllib.parse import urlparse
 
 import luigi
 
-from pipeline.settings import ConfigError, dataset_spec
+from pipeline.settings import dataset_spec
 from pipeline.tasks.base import PipelineTask
 
 
@@ -34,14 +34,6 @@ class IngestData(PipelineTask):
 
     def key_requires(self):
         return []
-
-    @property
-    def retry_count(self):
-        """A URL can fail for a while and then work: retry it per luigi.cfg [scheduler]."""
-        try:
-            return None if _is_url(dataset_spec(self.dataset)["source"]) else 1
-        except ConfigError:
-            return 1  # reported by complete(); nothing will run
 
     def spec(self):
         spec = dataset_spec(self.dataset)

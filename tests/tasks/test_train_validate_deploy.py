@@ -118,10 +118,13 @@ def test_unknown_dataset_fails_with_clear_message(workspace):
     assert "no dataset named 'nosuch' (known: breast_cancer, diabetes, digits, iris, wine)" in run.output
 
 
-def test_dataset_name_cannot_escape_data_dir(workspace):
-    run = workspace.luigi("TrainValidateDeploy", "--dataset", "../../etc")
-    assert run.returncode != 0
-    assert "is not allowed" in run.output
+@pytest.mark.parametrize("option, name", [("--dataset", "../../etc"), ("--model", "../../../x"),
+                                          ("--dataset", "/tmp/abs")])
+def test_names_cannot_escape_data_dir(workspace, option, name):
+    run = workspace.luigi("TrainValidateDeploy", option, name)
+    assert run.returncode == 40, run.output  # refused while parsing the command line
+    assert f"name {name!r} is not allowed: use letters, digits, '_' and '-'" in run.output
+    assert not workspace.data.exists()
     assert not (workspace.root / "etc").exists()
 
 
@@ -138,3 +141,33 @@ def test_editing_checks_revalidates_without_resplitting_or_retraining(workspace)
     failing = workspace.luigi("TrainValidateDeploy", DAY1)
     assert failing.returncode == 30
     assert "dataset 'digits': table: min_rows: 1797 usable rows, at least 5000 required" in failing.output
+
+
+def test_unparseable_parameter_is_an_unhandled_error(workspace):
+    run = workspace.luigi("TrainValidateDeploy", "--date", "yesterday")
+    assert run.returncode == 40, run.output  # [retcode] unhandled_exception
+    assert "ValueError: time data 'yesterday' does not match format '%Y-%m-%d'" in run.output
+    assert not workspace.data.exists()
+
+
+def test_a_changed_model_file_is_refused_by_every_loader(workspace, tmp_path):
+    assert workspace.luigi("TrainValidateDeploy", DAY1).returncode == 0
+    assert workspace.luigi("TrainValidateDeploy", DAY2).returncode == 0
+    model_file = workspace.registry_dir() / "v0002" / "model.joblib"
+    model_file.write_bytes(model_file.read_bytes() + b"\0")  # tampered with after registration
+
+    sample = tmp_path / "rows.csv"
+    sample.write_text(",".join(f"pixel_{i}_{j}" for i in range(8) for j in range(8)) + "\n" + ",".join(["0"] * 64))
+    predict = workspace.cli("predict", "--input", str(sample), "--output", str(tmp_path / "out.csv"))
+    assert predict.returncode == 1 and "differs from its card" in predict.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+    workspace.replace_config("C = 1.0 }", "C = 0.5 }")
+    gate = workspace.luigi("TrainValidateDeploy", DAY2)
+    assert gate.returncode == 30 and "FAILED ValidateModel" in gate.output
+    assert "refusing to load a changed model" in gate.output
+
+    assert workspace.cli("registry", "rollback").returncode == 0  # v0001 is intact
+    promote = workspace.cli("registry", "promote", "v0002")
+    assert promote.returncode == 1 and "refusing to load a changed model" in promote.stderr
+    assert workspace.production() == "v0001"
