@@ -21,22 +21,6 @@ def _registries(dataset: str | None, model: str | None) -> list[Registry]:
     return found
 
 
-def _status(registry: Registry) -> dict[str, str]:
-    """Each version's state: production, rejected, retired (was live), smoke_failed, or registered."""
-    status = {}
-    for event in registry.history():
-        if event["event"] == "rejected":
-            status[event["version"]] = "rejected"
-        elif event["event"] in ("promoted", "rolled_back") and event["version"]:
-            status[event["version"]] = "retired"
-        if event["event"] == "rolled_back" and event.get("cause") == "smoke_test":
-            status[event["previous"]] = "smoke_failed"
-    live = registry.production_version()
-    if live:
-        status[live] = "production"
-    return status
-
-
 def _version_row(registry: Registry, version: str, status: dict) -> dict:
     card = registry.card(version)
     metrics = {k: v for k, v in card.get("metrics", {}).items() if isinstance(v, (int, float))}
@@ -49,7 +33,7 @@ def _version_row(registry: Registry, version: str, status: dict) -> dict:
 def cmd_list(args) -> int:
     rows = []
     for registry in _registries(args.dataset, args.model):
-        status = _status(registry)
+        status = registry.statuses()
         rows += [_version_row(registry, v, status) for v in registry.versions()]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -78,10 +62,10 @@ def cmd_show(args) -> int:
     card = registry.card(version)
     events = [e for e in registry.history() if e.get("version") == version]
     if args.json:
-        print(json.dumps({"card": card, "status": _status(registry).get(version, "registered"),
+        print(json.dumps({"card": card, "status": registry.statuses().get(version, "registered"),
                           "history": events}, indent=2, default=str))
         return 0
-    print(f"{registry} {version} ({_status(registry).get(version, 'registered')})")
+    print(f"{registry} {version} ({registry.statuses().get(version, 'registered')})")
     for key in ("date", "kind", "target", "registered_at", "trained_at", "code_version", "model_sha256"):
         print(f"  {key:<14}{card.get(key)}")
     print(f"  {'estimator':<14}{card['model_spec']['estimator']} {card['model_spec'].get('params', {})}")
@@ -137,6 +121,60 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_scheduler(args) -> int:
+    from pipeline import scheduler
+
+    if args.action == "start":
+        info = scheduler.start(address=args.address, port=args.port)
+        print(f"luigid running (pid {info['pid']}): visualizer at {scheduler.url(info)}  "
+              f"state and task history in {scheduler.home()}")
+    elif args.action == "stop":
+        info = scheduler.stop()
+        print(f"luigid (pid {info['pid']}) stopped" if info else "luigid is not running")
+    else:
+        info = scheduler.server_info()
+        if info is None:
+            print("luigid is not running")
+            return 3
+        counts = scheduler.task_counts(info)
+        print(f"luigid running (pid {info['pid']}) at {scheduler.url(info)}: "
+              + ", ".join(f"{n} {status.lower()}" for status, n in counts.items()))
+    return 0
+
+
+def cmd_invalidate(args) -> int:
+    import datetime as dt
+
+    from pipeline.invalidate import invalidate
+
+    try:
+        date = dt.date.fromisoformat(args.date)
+    except ValueError:
+        raise settings.ConfigError(f"--date {args.date!r} is not a date (YYYY-MM-DD)") from None
+    moved = invalidate(args.task, args.dataset, args.model, date)
+    for source, target in moved:
+        print(f"moved {source} -> {target}")
+    if not moved:
+        print(f"nothing to invalidate: no committed output of {args.task} or after it for {args.date}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from pipeline.report import text_summary
+
+    reports = [path for path in (settings.data_dir() / "reports").glob("*/*/*/*/run.json")
+               if args.dataset in (None, path.parts[-5]) and args.model in (None, path.parts[-4])]
+    if not reports:
+        print(f"no run reports under {settings.data_dir() / 'reports'} yet (TrainValidateDeploy writes them)")
+        return 1
+    runs = sorted(((json.loads(path.read_text()), path) for path in reports),
+                  key=lambda item: (item[0]["date"], item[0]["generated_at"]))
+    latest, path = runs[-1]
+    print(text_summary(latest, Registry.for_model(latest["dataset"], latest["model"]).history()))
+    print(f"\nfull report: {path.with_name('report.html')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -167,17 +205,31 @@ def build_parser() -> argparse.ArgumentParser:
     predict = command(commands, "predict", cmd_predict, "score a CSV or Parquet file with the production model")
     predict.add_argument("--input", required=True, help="CSV or Parquet file with the model's feature columns")
     predict.add_argument("--output", required=True, help="where to write predictions (.parquet or .csv)")
+
+    command(commands, "report", cmd_report, "print the latest run report and the registry history", filters=True)
+
+    invalidate = command(commands, "invalidate", cmd_invalidate,
+                         "move a task's outputs and everything downstream of it (for one run) to data_dir/trash")
+    invalidate.add_argument("task", help="a task family, e.g. TrainModel")
+    invalidate.add_argument("--date", required=True, help="the run's date, YYYY-MM-DD")
+
+    scheduler = commands.add_parser("scheduler", help="luigid, the central scheduler and visualizer, in the background")
+    scheduler.add_argument("action", choices=["start", "stop", "status"])
+    scheduler.add_argument("--address", default="127.0.0.1", help="address to bind (default: 127.0.0.1 only)")
+    scheduler.add_argument("--port", type=int, default=8082, help="port (default: 8082, Luigi's default)")
+    scheduler.set_defaults(func=cmd_scheduler)
     return parser
 
 
 def main(argv=None) -> int:
     from pipeline.ml.data import DataError
     from pipeline.ml.models import ModelSpecError
+    from pipeline.scheduler import SchedulerError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (settings.ConfigError, RegistryError, IntegrityError, DataError, ModelSpecError) as exc:
+    except (settings.ConfigError, RegistryError, IntegrityError, DataError, ModelSpecError, SchedulerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -118,6 +118,21 @@ class Registry:
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
+    def statuses(self) -> dict[str, str]:
+        """Each version's state: production, rejected, retired (was live), smoke_failed, or registered."""
+        status = {version: "registered" for version in self.versions()}
+        for event in self.history():
+            if event["event"] == "rejected":
+                status[event["version"]] = "rejected"
+            elif event["event"] in ("promoted", "rolled_back") and event["version"]:
+                status[event["version"]] = "retired"
+            if event["event"] == "rolled_back" and event.get("cause") == "smoke_test":
+                status[event["previous"]] = "smoke_failed"
+        live = self.production_version()
+        if live:
+            status[live] = "production"
+        return status
+
     def load(self, version: str):
         card = self.card(version)
         return load_model(self.root / version / MODEL_FILE, card["model_sha256"])

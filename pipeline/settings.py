@@ -32,10 +32,22 @@ class ConfigError(ValueError):
 class pipeline(luigi.Config):  # noqa: N801  (luigi names a Config class after its cfg section)
     data_dir = luigi.Parameter(default="data", description="artifact root")
     config = luigi.Parameter(default="config/pipeline.toml", description="datasets, models and gates")
+    incoming = luigi.Parameter(default="incoming/{dataset}/{date}.csv",
+                               description="where BatchPredict's daily input lands (under data_dir unless absolute)")
 
 
 def data_dir() -> Path:
     return Path(pipeline().data_dir)
+
+
+def incoming_path(dataset: str, date) -> Path:
+    """The file BatchPredict scores for a dataset and day ([pipeline] incoming)."""
+    pattern = pipeline().incoming
+    try:
+        relative = pattern.format(dataset=check_name("dataset", dataset), date=date)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"[pipeline] incoming = {pattern!r}: use only {{dataset}} and {{date}} ({exc})") from None
+    return data_dir() / relative
 
 
 def check_name(kind: str, name: str) -> str:

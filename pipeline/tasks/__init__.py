@@ -3,9 +3,11 @@ from pipeline.tasks.deploy import DeployModel, ValidateModel
 from pipeline.tasks.evaluate import EvaluateModel
 from pipeline.tasks.flows import TrainValidateDeploy
 from pipeline.tasks.ingest import IngestData
+from pipeline.tasks.predict import BatchPredict, IncomingData, ProductionModel
+from pipeline.tasks.report import RunReport
 from pipeline.tasks.split import SplitData
 from pipeline.tasks.train import TrainModel
 from pipeline.tasks.validate import ValidateData
 
-__all__ = ["IngestData", "ValidateData", "SplitData", "TrainModel", "EvaluateModel",
-           "ValidateModel", "DeployModel", "TrainValidateDeploy"]
+__all__ = ["IngestData", "ValidateData", "SplitData", "TrainModel", "EvaluateModel", "ValidateModel", "DeployModel",
+           "RunReport", "TrainValidateDeploy", "BatchPredict", "IncomingData", "ProductionModel"]

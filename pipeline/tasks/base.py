@@ -10,6 +10,7 @@ including the ones that find everything complete.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 
 import luigi
@@ -25,7 +26,8 @@ class NameParameter(luigi.Parameter):
 
     def __init__(self, kind: str, **kwargs):
         self.kind = kind
-        super().__init__(**kwargs)
+        # not positional, so `date` is the first positional parameter: RangeDaily fills that one in
+        super().__init__(positional=False, **kwargs)
 
     def normalize(self, x):
         return settings.check_name(self.kind, x)
@@ -36,6 +38,11 @@ class PipelineTask(luigi.Task):
     date = luigi.DateParameter(default=dt.date.today(), description="the run's partition (default: today)")
 
     stage: str  # folder under data_dir
+
+    @classmethod
+    def bulk_complete(cls, parameter_tuples):
+        """The dates that are done, for RangeDaily backfills (`cls` may be a partial with the other params)."""
+        return [date for date in parameter_tuples if cls(date=date).complete()]
 
     def spec(self) -> dict:
         """The config that shapes this task's own output (hashed into its path)."""
@@ -96,7 +103,45 @@ def _one_line_missing(task):
             logger.error("CANNOT SCHEDULE %s: %s", task, exc)
             return
         if not complete and isinstance(task, luigi.ExternalTask):
-            logger.error("MISSING DATA %s: %s", task, task.missing_message())
+            logger.warning("MISSING DATA %s: %s", task, task.missing_message())
+
+
+@luigi.Task.event_handler(luigi.Event.PROCESSING_TIME)
+def _record_duration(task, seconds):
+    """One line per task run in data_dir/runs/durations.jsonl, with or without luigid."""
+    if _ours(task):
+        record = {"task_id": task.task_id, "task": task.task_family, "params": task.to_str_params(),
+                  "seconds": round(seconds, 3), "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        log = settings.data_dir() / "runs" / "durations.jsonl"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a") as fh:  # one short write: appends from parallel workers do not interleave
+            fh.write(json.dumps(record) + "\n")
+
+
+def upstream_tasks(task) -> list[luigi.Task]:
+    """`task` and every task it depends on, directly or not, each once, dependencies first."""
+    seen: dict[str, luigi.Task] = {}
+
+    def visit(node):
+        if node.task_id not in seen:
+            for dependency in luigi.task.flatten(node.requires()):
+                visit(dependency)
+            seen[node.task_id] = node
+    visit(task)
+    return list(seen.values())
+
+
+def durations(task_ids) -> list[dict]:
+    """The latest recorded run of each of these tasks, in the order they finished."""
+    log = settings.data_dir() / "runs" / "durations.jsonl"
+    wanted, latest = set(task_ids), {}
+    if log.exists():
+        for line in log.read_text().splitlines():
+            record = json.loads(line)
+            if record["task_id"] in wanted:
+                latest.pop(record["task_id"], None)
+                latest[record["task_id"]] = record
+    return list(latest.values())
 
 
 def read_frame(path):

@@ -27,7 +27,9 @@ class EvaluateModel(ModelTask):
     def run(self):
         model, card = load_trained(self.input()["model"].path)
         rows = read_rows(self.input()["split"], fit_on=model_spec(self.model)["fit_on"], part="test")
+        self.set_status_message(f"scoring {len(rows)} held-out rows")
         metrics, predictions = score_rows(model, rows, dataset=self.dataset, kind=card["kind"])
+        self.set_progress_percentage(80)
         with self.commit() as tmp:
             write_json(tmp / "metrics.json", metrics)
             predictions.rename_axis("row").reset_index().to_parquet(tmp / "predictions.parquet", index=False)

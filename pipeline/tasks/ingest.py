@@ -46,6 +46,8 @@ class IngestData(PipelineTask):
         source = self.spec()
         self.set_status_message(f"reading {source['source']}")
         frame, info = read_source(source["source"], sep=source["sep"], na_values=source["na_values"])
+        self.set_status_message(f"read {len(frame)} rows; writing the snapshot")
+        self.set_progress_percentage(60)
         meta = {"source": info, "fingerprint": fingerprint_frame(frame), "rows": len(frame),
                 "columns": [str(c) for c in frame.columns]}
         with self.commit(**meta) as tmp:

@@ -34,8 +34,11 @@ class TrainModel(ModelTask):
         rows = read_rows(self.input(), fit_on=spec["fit_on"], part="train")
         X, y = xy(rows, data["target"])
         self.set_status_message(f"fitting {spec['estimator']} on {len(X)} rows")
+        self.set_progress_percentage(10)
         started = time.time()
         model = fit_model(spec, X, y, kind)
+        self.set_status_message(f"fitted in {time.time() - started:.1f}s; writing the model and its card")
+        self.set_progress_percentage(90)
         with self.commit() as tmp:
             joblib.dump(model, tmp / "model.joblib")
             np.save(tmp / "train_rows.npy", row_hashes(rows))

@@ -39,7 +39,9 @@ def shop(deployed, workspace) -> Workspace:
 
 
 def files(ws: Workspace) -> dict:
-    return {str(p.relative_to(ws.data)): p.read_bytes() for p in ws.data.rglob("*") if p.is_file()}
+    """Every artifact's bytes (not runs/durations.jsonl: a log that grows with every task run)."""
+    return {str(p.relative_to(ws.data)): p.read_bytes() for p in ws.data.rglob("*")
+            if p.is_file() and p.parts[len(ws.data.parts)] != "runs"}
 
 
 def write_csv(text: str):

@@ -1,0 +1,50 @@
+"""`python -m pipeline invalidate TASK ...`: set a run's outputs aside so the next run redoes them.
+
+The outputs of TASK and of every task downstream of it in that run's graph move, each in one
+rename, to data_dir/trash/<time>/ (same relative paths), where they can be inspected or put
+back. The registry is never touched: to undo a deployment, roll back.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import luigi
+
+from pipeline import settings
+from pipeline.settings import ConfigError
+
+
+def affected(family: str, dataset: str, model: str, date: dt.date) -> list[luigi.Task]:
+    """TASK and every task of that run that depends on it, upstream first."""
+    from pipeline.tasks import BatchPredict, TrainValidateDeploy
+    from pipeline.tasks.base import PipelineTask, upstream_tasks
+
+    root = (BatchPredict if family == "BatchPredict" else TrainValidateDeploy)(dataset=dataset, model=model, date=date)
+    graph = [task for task in upstream_tasks(root) if isinstance(task, PipelineTask)]
+    families = [task.task_family for task in graph]
+    if family not in families:
+        raise ConfigError(f"no task {family!r} in a run (tasks: {', '.join(dict.fromkeys(families))})")
+    hit = {task.task_id for task in graph if task.task_family == family}
+    downstream = []
+    for task in graph:  # dependencies come first, so one pass finds everything downstream
+        if task.task_id in hit or any(dep.task_id in hit for dep in luigi.task.flatten(task.requires())):
+            hit.add(task.task_id)
+            downstream.append(task)
+    return downstream
+
+
+def invalidate(family: str, dataset: str, model: str, date: dt.date) -> list[tuple[Path, Path]]:
+    """Move the committed outputs of TASK and its downstream tasks to the trash; return (from, to) pairs."""
+    root = settings.data_dir()
+    trash = root / "trash" / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    moved = []
+    for task in affected(family, dataset, model, date):
+        output = task.output()
+        if output.exists():
+            target = trash / output.path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(output.path, target)
+            moved.append((output.path, target))
+    return moved

@@ -1,0 +1,121 @@
+"""`python -m pipeline scheduler start|stop|status`: luigid in the background, state under data_dir.
+
+    data_dir/luigid/
+        luigid.cfg      what start adds to Luigi's config for luigid: task history in SQLite
+        server.json     pid, address and port of the running luigid
+        state.pickle    luigid's task state, kept across restarts
+        history.db      task history (every status change, with timestamps)
+        logs/           luigi-server.log and the process's own output
+
+luigid has no authentication: it binds to 127.0.0.1 unless told otherwise.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from pipeline.artifacts import pid_alive, write_json
+from pipeline.settings import data_dir
+
+DEFAULT_PORT = 8082  # Luigi's default: workers find it without --scheduler-port
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # luigid is never behind a proxy
+
+
+class SchedulerError(RuntimeError):
+    """luigid could not be started, stopped or reached; the message says why."""
+
+
+def home() -> Path:
+    return (data_dir() / "luigid").resolve()
+
+
+def server_info() -> dict | None:
+    """pid/address/port of the luigid that `start` launched, if it still runs."""
+    path = home() / "server.json"
+    if not path.exists():
+        return None
+    info = json.loads(path.read_text())
+    return info if pid_alive(info["pid"]) else None
+
+
+def url(info: dict) -> str:
+    return f"http://{info['address']}:{info['port']}"
+
+
+def start(address: str = "127.0.0.1", port: int = DEFAULT_PORT, wait: float = 30.0) -> dict:
+    running = server_info()
+    if running:
+        return running
+    root = home()
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    config = root / "luigid.cfg"
+    config.write_text("[scheduler]\nrecord_task_history = true\n\n"
+                      f"[task_history]\ndb_connection = sqlite:///{root / 'history.db'}\n")
+    command = [sys.executable, "-m", "pipeline.scheduler", str(config), "--address", address, "--port", str(port),
+               "--state-path", str(root / "state.pickle"), "--logdir", str(root / "logs")]
+    with open(root / "logs" / "luigid.out", "ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)  # not killed with the shell that started it
+    info = {"pid": process.pid, "address": address, "port": port, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    deadline = time.time() + wait
+    while not _listening(address, port):
+        if process.poll() is not None or time.time() > deadline:
+            process.kill()
+            tail = (root / "logs" / "luigid.out").read_text(errors="replace").strip().splitlines()[-3:]
+            raise SchedulerError(f"luigid did not start on {address}:{port}: {' | '.join(tail) or 'no output'}")
+        time.sleep(0.1)
+    write_json(root / "server.json", info)
+    return info
+
+
+def stop(wait: float = 15.0) -> dict | None:
+    info = server_info()
+    if info is None:
+        return None
+    os.kill(info["pid"], signal.SIGTERM)
+    deadline = time.time() + wait
+    while pid_alive(info["pid"]) and time.time() < deadline:
+        time.sleep(0.1)
+    if pid_alive(info["pid"]):
+        os.kill(info["pid"], signal.SIGKILL)
+    (home() / "server.json").unlink(missing_ok=True)
+    return info
+
+
+def task_counts(info: dict) -> dict[str, int]:
+    """How many tasks luigid knows in each status."""
+    counts = {}
+    for status in ("RUNNING", "PENDING", "FAILED", "DONE", "DISABLED"):
+        query = urllib.parse.quote(json.dumps({"status": status, "upstream_status": "", "search": ""}))
+        with _LOCAL.open(f"{url(info)}/api/task_list?data={query}", timeout=5) as response:
+            counts[status] = len(json.loads(response.read())["response"])
+    return counts
+
+
+def _listening(address: str, port: int) -> bool:
+    try:
+        socket.create_connection((address, port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def _serve(argv: list[str]) -> None:
+    """Run luigid in this process with the extra config file named first in argv."""
+    import luigi.cmdline
+    import luigi.configuration
+
+    luigi.configuration.add_config_path(argv[0])
+    luigi.cmdline.luigid(argv[1:])
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1:])

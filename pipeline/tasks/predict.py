@@ -1,0 +1,81 @@
+"""Batch scoring: the day's incoming file, scored by whichever model is in production."""
+import luigi
+
+from pipeline import settings
+from pipeline.registry import Registry
+from pipeline.tasks.base import ModelTask, NameParameter
+
+
+class IncomingData(luigi.ExternalTask):
+    """The day's file to score, put in place by something outside the pipeline ([pipeline] incoming)."""
+
+    dataset = NameParameter("dataset", default=settings.DEFAULT_DATASET)
+    date = luigi.DateParameter()
+
+    def output(self):
+        return luigi.LocalTarget(settings.incoming_path(self.dataset, self.date))
+
+    def missing_message(self) -> str:
+        return f"{self.output().path} has not arrived; BatchPredict scores it on the first run after it lands"
+
+
+class ProductionPointer(luigi.Target):
+    """Exists once a registry has a model in production."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+
+    def exists(self) -> bool:
+        return self.registry.production_version() is not None
+
+
+class ProductionModel(luigi.ExternalTask):
+    """The live model of a registry, made by TrainValidateDeploy."""
+
+    dataset = NameParameter("dataset", default=settings.DEFAULT_DATASET)
+    model = NameParameter("model", default=settings.DEFAULT_MODEL)
+
+    def output(self):
+        return ProductionPointer(Registry.for_model(self.dataset, self.model))
+
+    def missing_message(self) -> str:
+        return f"no model in production for {self.dataset}/{self.model}; run TrainValidateDeploy first"
+
+
+class BatchPredict(ModelTask):
+    """incoming/<dataset>/<date>.csv + the production model -> predictions/.../predictions.parquet (or .csv).
+
+    Each row gets `prediction` (and class probabilities) plus `model_version`, the version that
+    made it; the manifest records the version and the input's sha256. A day is scored once:
+    a later promotion does not re-score it (invalidate the day to do that).
+    """
+
+    stage = "predictions"
+    format = luigi.ChoiceParameter(choices=["parquet", "csv"], default="parquet", description="output file format")
+
+    def requires(self):
+        return {"input": IncomingData(dataset=self.dataset, date=self.date),
+                "model": ProductionModel(dataset=self.dataset, model=self.model)}
+
+    def key_requires(self):
+        return []
+
+    def spec(self):
+        return {"format": self.format}
+
+    def run(self):
+        from pipeline.scoring import score_frame
+        from pipeline.sources import read_source
+
+        path = self.input()["input"].path
+        self.set_status_message(f"scoring {path}")
+        version, model, card = Registry.for_model(self.dataset, self.model).load_production()
+        frame, source = read_source(path)
+        self.set_progress_percentage(30)
+        scored = score_frame(frame, model, card, path).assign(model_version=version)
+        self.set_progress_percentage(80)
+        with self.commit(model_version=version, input=source, rows=len(scored)) as tmp:
+            if self.format == "csv":
+                scored.to_csv(tmp / "predictions.csv", index=False)
+            else:
+                scored.to_parquet(tmp / "predictions.parquet", index=False)
