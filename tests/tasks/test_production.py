@@ -93,6 +93,9 @@ def test_run_against_luigid_is_visible_in_its_api_and_task_history(workspace, lu
     assert train["DONE"] - train["RUNNING"] >= dt.timedelta(0)
     assert all({"PENDING", "DONE"} <= set(e) for e in events.values())
 
+    with NO_PROXY.open(f"http://127.0.0.1:{luigid}/history", timeout=10) as page:
+        assert "TrainModel" in page.read().decode()
+
     recorded = [json.loads(line) for line in (workspace.data / "runs" / "durations.jsonl").read_text().splitlines()]
     assert {r["task"] for r in recorded} == PIPELINE_FAMILIES
 
