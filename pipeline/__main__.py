@@ -167,10 +167,13 @@ def cmd_report(args) -> int:
     if not reports:
         print(f"no run reports under {settings.data_dir() / 'reports'} yet (TrainValidateDeploy writes them)")
         return 1
-    runs = sorted(((json.loads(path.read_text()), path) for path in reports),
-                  key=lambda item: (item[0]["date"], item[0]["generated_at"]))
-    latest, path = runs[-1]
-    print(text_summary(latest, Registry.for_model(latest["dataset"], latest["model"]).history()))
+    runs = sorted(((json.loads(path.read_text()), path) for path in reports), key=lambda item: item[0]["generated_at"])
+    latest, path = runs[-1]  # the run made last, whatever its --date
+    history = Registry.for_model(latest["dataset"], latest["model"]).history()
+    if args.json:
+        print(json.dumps({"run": latest, "report": str(path.with_name("report.html")), "history": history}, indent=2))
+        return 0
+    print(text_summary(latest, history))
     print(f"\nfull report: {path.with_name('report.html')}")
     return 0
 

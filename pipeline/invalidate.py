@@ -21,8 +21,11 @@ def affected(family: str, dataset: str, model: str, date: dt.date) -> list[luigi
     from pipeline.tasks import BatchPredict, TrainValidateDeploy
     from pipeline.tasks.base import PipelineTask, upstream_tasks
 
-    root = (BatchPredict if family == "BatchPredict" else TrainValidateDeploy)(dataset=dataset, model=model, date=date)
-    graph = [task for task in upstream_tasks(root) if isinstance(task, PipelineTask)]
+    if family == "BatchPredict":  # both output formats of the day
+        roots = [BatchPredict(dataset=dataset, model=model, date=date, format=f) for f in ("parquet", "csv")]
+    else:
+        roots = [TrainValidateDeploy(dataset=dataset, model=model, date=date)]
+    graph = [task for root in roots for task in upstream_tasks(root) if isinstance(task, PipelineTask)]
     families = [task.task_family for task in graph]
     if family not in families:
         raise ConfigError(f"no task {family!r} in a run (tasks: {', '.join(dict.fromkeys(families))})")

@@ -1,7 +1,7 @@
 """Alerts. Two channels, both off until configured:
 
-- Luigi's own failure e-mail: `[email] receiver` and `[smtp]` in luigi.cfg (the SMTP password
-  comes from the environment through `${PIPELINE_SMTP_PASSWORD}`). Luigi sends it; nothing here.
+- Luigi's own failure e-mail: `[email] receiver` and `[smtp]` in luigi.cfg; the SMTP password
+  comes from the PIPELINE_SMTP_PASSWORD environment variable, never from a file. Luigi sends it.
 - A webhook: a Slack-compatible JSON POST ({"text": ...} plus the fields below) on a task
   failure, a rejected candidate, a promotion and a rollback. The URL comes from the
   PIPELINE_WEBHOOK_URL environment variable, else from `[alerts] webhook_url`.
@@ -18,10 +18,12 @@ import urllib.parse
 import urllib.request
 
 import luigi
+import luigi.configuration
 
 logger = logging.getLogger("pipeline")
 
 WEBHOOK_ENV = "PIPELINE_WEBHOOK_URL"
+SMTP_PASSWORD_ENV = "PIPELINE_SMTP_PASSWORD"
 
 
 class alerts(luigi.Config):  # noqa: N801 - luigi names config classes after their section
@@ -50,9 +52,9 @@ def send(event: str, text: str, **fields) -> bool:
     if not url:
         return False
     payload = {"text": f"[luigi-ml-pipeline] {event}: {text}", "event": event, **fields}
-    request = urllib.request.Request(url, data=json.dumps(payload, default=str).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
     try:
+        request = urllib.request.Request(url, data=json.dumps(payload, default=str).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=alerts().timeout) as response:
             response.read()
         return True
@@ -76,8 +78,28 @@ def registry_event(registry, event: str, version: str | None, *, previous: str |
                 **fields)
 
 
-def task_failed(task, exception: BaseException) -> bool:
+def task_failed(task, exception: BaseException, event: str = "task_failed") -> bool:
+    """Alert a task that failed (task_failed) or could not be scheduled (scheduling_failed)."""
     params = task.param_kwargs
-    return send("task_failed", f"{task} failed: {exception}", dataset=params.get("dataset"),
-                model=params.get("model"), date=str(params.get("date")), task_id=task.task_id,
+    verb = "failed" if event == "task_failed" else "could not be scheduled"
+    return send(event, f"{task} {verb}: {exception}", dataset=params.get("dataset"), model=params.get("model"),
+                version=None, date=str(params.get("date")), task_id=task.task_id,
                 reasons=[f"{type(exception).__name__}: {exception}"], luigid_link=task_link(task.task_id))
+
+
+def use_smtp_password_from_environment() -> None:
+    """Give Luigi's e-mail the SMTP password from PIPELINE_SMTP_PASSWORD, in memory only.
+
+    Without the variable (a cron line that forgot it), Luigi simply sends without logging in;
+    a `${...}` reference in luigi.cfg would instead crash the run when a failure is mailed.
+    """
+    if os.environ.get(SMTP_PASSWORD_ENV):
+        config = luigi.configuration.get_config()
+        if not config.has_section("smtp"):
+            config.add_section("smtp")
+        # the reference, not the value: Luigi resolves it when it mails, and no character of the
+        # password can be mistaken for config syntax
+        config.set("smtp", "password", "${" + SMTP_PASSWORD_ENV + "}")
+
+
+use_smtp_password_from_environment()

@@ -116,7 +116,15 @@ class Registry:
         path = self.root / "history.jsonl"
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        events = []
+        for number, line in enumerate(lines, 1):
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                if number < len(lines):  # only the last line can be cut short, by a crash mid-append
+                    raise RegistryError(f"{path}: line {number} is not JSON") from None
+        return events
 
     def statuses(self) -> dict[str, str]:
         """Each version's state: production, rejected, retired (was live), smoke_failed, or registered."""
@@ -170,8 +178,9 @@ class Registry:
     def register(self, model_dir: Path, card: dict) -> str:
         """Add a version holding a trained model's files, or return the one it already has.
 
-        `card["candidate_id"]` identifies the training run, so a re-run after a crash does not
-        register the same candidate twice.
+        A version is its model bytes: a re-run after a crash, or a model reused on unchanged data,
+        finds the version it already has; a model retrained under the same candidate id (after
+        `invalidate`, say) is a new version.
         """
         model_dir = Path(model_dir)
         # a model changed since training must not become an immutable version
@@ -182,8 +191,8 @@ class Registry:
         with self.locked(create=True):
             self._reconcile()
             for version in self.versions():
-                if self.card(version).get("candidate_id") == card["candidate_id"]:
-                    return version
+                if self.card(version)["model_sha256"] == card["model_sha256"]:
+                    return version  # the same model: a re-run after a crash, or reused on unchanged data
             numbers = [int(p.name[1:]) for p in self.root.iterdir() if VERSION_PATTERN.fullmatch(p.name)]
             version = f"v{max(numbers, default=0) + 1:04d}"
             card = {**card, "version": version, "registered_at": now()}
@@ -206,6 +215,10 @@ class Registry:
         """
         before = self.production_version()
         version = self.register(model_dir, card)
+        pointer = self.production()
+        if before == version and pointer.get("event", {}).get("event") == "promoted" \
+                and self.card(version)["candidate_id"] == card["candidate_id"]:
+            before = pointer["event"]["previous"]  # this candidate's own promotion, before a crash
         failed_before = self.smoke_failure(version)
         if failed_before:
             raise SmokeTestFailed(f"{self} {version} failed its smoke test before ({failed_before}); "
@@ -217,6 +230,8 @@ class Registry:
             promote = False
             reasons = [f"trained on {card['date']} data, older than production {before} "
                        f"({self.card(before)['date']}): not promoted automatically"]
+        if promote and version == before:
+            reasons.append(f"{version} (the same model) is already in production")
         if promote:
             self.promote(version, reason="; ".join(reasons))
             problem = smoke_test(version) if smoke_test else None
@@ -337,7 +352,9 @@ class Registry:
 
     def _append(self, event: dict) -> None:
         line = json.dumps({"at": now(), "dataset": self.dataset, "model": self.model, **event}, default=str)
-        with open(self.root / "history.jsonl", "a") as fh:
-            fh.write(line + "\n")
+        with open(self.root / "history.jsonl", "a+b") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            torn = end > 0 and fh.seek(end - 1) >= 0 and fh.read(1) != b"\n"  # a crash cut the last line
+            fh.write((("\n" if torn else "") + line + "\n").encode())
             fh.flush()
             os.fsync(fh.fileno())

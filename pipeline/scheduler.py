@@ -38,12 +38,25 @@ def home() -> Path:
 
 
 def server_info() -> dict | None:
-    """pid/address/port of the luigid that `start` launched, if it still runs."""
+    """pid/address/port of the luigid that `start` launched, if that process still runs.
+
+    After a reboot the recorded pid may belong to another program: it counts only if its
+    command line is this module's.
+    """
     path = home() / "server.json"
     if not path.exists():
         return None
     info = json.loads(path.read_text())
-    return info if pid_alive(info["pid"]) else None
+    return info if _runs_this_module(info["pid"]) else None
+
+
+def _runs_this_module(pid: int) -> bool:
+    if not pid_alive(pid):
+        return False
+    try:
+        return b"pipeline.scheduler" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (macOS): trust the live pid
 
 
 def url(info: dict) -> str:
@@ -54,6 +67,8 @@ def start(address: str = "127.0.0.1", port: int = DEFAULT_PORT, wait: float = 30
     running = server_info()
     if running:
         return running
+    if _listening(address, port):
+        raise SchedulerError(f"{address}:{port} is already in use by another program; choose another --port")
     root = home()
     (root / "logs").mkdir(parents=True, exist_ok=True)
     config = root / "luigid.cfg"

@@ -43,8 +43,11 @@ def score_file(dataset: str, model: str, input_path: str, output_path: str) -> d
     output = Path(output_path)
     if output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise DataError(f"{output}: the output name must end in .parquet or .csv")
+    from pipeline.settings import dataset_spec
+
     version, estimator, card = Registry.for_model(dataset, model).load_production()
-    frame, _ = read_source(str(input_path))
+    spec = dataset_spec(dataset)  # files to score are written like the dataset's source
+    frame, _ = read_source(str(input_path), sep=spec.get("sep"), na_values=spec.get("na_values"))
     scored = score_frame(frame, estimator, card, str(input_path))
     scored["model_version"] = version
     write_frame(scored, output)

@@ -65,7 +65,8 @@ _CHECKS = {"min_rows": int, "columns": {"*": str}, "max_null_fraction": (float, 
            "ranges": {"*": {"min": _NUMBER, "max": _NUMBER}}}
 _DATASET = {"source": str, "target": str, "problem": str, "sep": str, "na_values": list, "description": str,
             "split": _SPLIT, "checks": _CHECKS}
-_MODEL = {"estimator": str, "params": dict, "fit_on": str, "scale": bool, "description": str}
+_MODEL = {"estimator": str, "params": dict, "fit_on": str, "scale": bool, "description": str,
+          "grid": {"*": list}, "cv_folds": int}
 _GATE = {"tolerance": _NUMBER, "compare": str, "*": {"min": _NUMBER, "max": _NUMBER}}
 _TOP = {"datasets": {"*": _DATASET}, "models": {"*": _MODEL}, "gates": {"*": _GATE}}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
@@ -126,6 +127,14 @@ def _validate(doc: dict, file: str) -> dict:
             raise ConfigError(f"{file}: models.{name}: 'estimator' is required")
         if spec.get("fit_on", "train") not in ("train", "all"):
             raise ConfigError(f"{file}: models.{name}.fit_on: expected 'train' or 'all', got {spec['fit_on']!r}")
+        for param, values in spec.get("grid", {}).items():
+            if not values:
+                raise ConfigError(f"{file}: models.{name}.grid.{param}: expected at least one value")
+        if spec.get("grid") and spec.get("fit_on") == "all":
+            raise ConfigError(f"{file}: models.{name}: a grid is searched by cross-validation on the training "
+                              "split; it cannot be combined with fit_on = \"all\"")
+        if not 2 <= spec.get("cv_folds", 5) <= 20:
+            raise ConfigError(f"{file}: models.{name}.cv_folds: expected 2 to 20, got {spec['cv_folds']!r}")
     for name, gate in doc.get("gates", {}).items():
         _check_gate(gate, f"{file}: gates.{name}")
     return doc
@@ -187,6 +196,8 @@ def model_spec(name: str) -> dict:
     spec.pop("description", None)
     spec.setdefault("params", {})
     spec.setdefault("fit_on", "train")
+    if spec.get("grid"):
+        spec.setdefault("cv_folds", 5)
     return spec
 
 

@@ -256,7 +256,8 @@ def test_versions_are_numbered_after_the_highest_even_with_gaps(registry, make_c
 
 def test_older_candidate_is_not_promoted_over_newer_production(registry, make_candidate):
     registry.deploy(*make_candidate("today", date="2026-03-10"), {"passed": True, "reasons": ["ok"]})
-    decision = registry.deploy(*make_candidate("backfill", date="2026-03-01"), {"passed": True, "reasons": ["ok"]})
+    backfill = make_candidate("backfill", C=2.0, date="2026-03-01")
+    decision = registry.deploy(*backfill, {"passed": True, "reasons": ["ok"]})
     assert decision["decision"] == "rejected"
     assert "older than production v0001 (2026-03-10)" in decision["reasons"][0]
     assert registry.production_version() == "v0001"

@@ -6,8 +6,8 @@ from pipeline.tasks.ingest import IngestData
 from pipeline.tasks.predict import BatchPredict, IncomingData, ProductionModel
 from pipeline.tasks.report import RunReport
 from pipeline.tasks.split import SplitData
-from pipeline.tasks.train import TrainModel
+from pipeline.tasks.train import CrossValidate, TrainModel
 from pipeline.tasks.validate import ValidateData
 
-__all__ = ["IngestData", "ValidateData", "SplitData", "TrainModel", "EvaluateModel", "ValidateModel", "DeployModel",
-           "RunReport", "TrainValidateDeploy", "BatchPredict", "IncomingData", "ProductionModel"]
+__all__ = ["IngestData", "ValidateData", "SplitData", "CrossValidate", "TrainModel", "EvaluateModel", "ValidateModel",
+           "DeployModel", "RunReport", "TrainValidateDeploy", "BatchPredict", "IncomingData", "ProductionModel"]

@@ -12,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+from pathlib import Path
 
 import luigi
 
 from pipeline import notify, settings
-from pipeline.artifacts import ArtifactDir
+from pipeline.artifacts import MANIFEST, ArtifactDir, read_json, write_json
 
 logger = logging.getLogger("pipeline")
 
@@ -67,6 +69,31 @@ class PipelineTask(luigi.Task):
         """Context manager: a directory to write into, manifested and moved into place on success."""
         return self.output().staging({"task": self.task_id, "config_key": self.config_key(), **meta})
 
+    # Content-hash reuse: a task whose result depends only on content (data fingerprint, specs,
+    # package versions) can take an earlier date's committed result instead of computing it again.
+
+    def content(self) -> dict | None:
+        """Everything that shapes this task's result, for tasks that can reuse one (else None)."""
+        return None
+
+    def _reuse_entry(self) -> Path:
+        return settings.data_dir() / "reuse" / self.stage / f"{settings.short_hash(self.content())}.json"
+
+    def earlier_output(self) -> Path | None:
+        """A committed output of another run with the same content, if one is known."""
+        if self.content() is None or not self._reuse_entry().exists():
+            return None
+        earlier = settings.data_dir() / read_json(self._reuse_entry())["output"]
+        return earlier if earlier != self.output().path and (earlier / MANIFEST).exists() else None
+
+    def remember_output(self) -> None:
+        """Record this (committed) output as the one to reuse for its content."""
+        entry = self._reuse_entry()
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_name(f".{entry.name}.{os.getpid()}")
+        write_json(tmp, {"output": str(self.output().path.relative_to(settings.data_dir())), "task": self.task_id})
+        os.replace(tmp, entry)
+
 
 class ModelTask(PipelineTask):
     model = NameParameter("model", default=settings.DEFAULT_MODEL, description="a [models.NAME] entry")
@@ -91,6 +118,7 @@ def _one_line_failure(task, exception):
 def _one_line_broken(task, exception):
     if _ours(task):
         logger.error("CANNOT SCHEDULE %s: %s", task, exception)
+        notify.task_failed(task, exception, event="scheduling_failed")
 
 
 @luigi.Task.event_handler(luigi.Event.DEPENDENCY_MISSING)
@@ -101,6 +129,7 @@ def _one_line_missing(task):
             complete = task.complete()
         except Exception as exc:  # noqa: BLE001 - reported, the scheduler already failed the task
             logger.error("CANNOT SCHEDULE %s: %s", task, exc)
+            notify.task_failed(task, exc, event="scheduling_failed")
             return
         if not complete and isinstance(task, luigi.ExternalTask):
             logger.warning("MISSING DATA %s: %s", task, task.missing_message())
@@ -137,7 +166,10 @@ def durations(task_ids) -> list[dict]:
     wanted, latest = set(task_ids), {}
     if log.exists():
         for line in log.read_text().splitlines():
-            record = json.loads(line)
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash: that run's time is lost, nothing else
             if record["task_id"] in wanted:
                 latest.pop(record["task_id"], None)
                 latest[record["task_id"]] = record

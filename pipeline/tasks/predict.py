@@ -70,7 +70,8 @@ class BatchPredict(ModelTask):
         path = self.input()["input"].path
         self.set_status_message(f"scoring {path}")
         version, model, card = Registry.for_model(self.dataset, self.model).load_production()
-        frame, source = read_source(path)
+        spec = settings.dataset_spec(self.dataset)  # incoming files are written like the source
+        frame, source = read_source(path, sep=spec.get("sep"), na_values=spec.get("na_values"))
         self.set_progress_percentage(30)
         scored = score_frame(frame, model, card, path).assign(model_version=version)
         self.set_progress_percentage(80)

@@ -11,6 +11,8 @@ Points:
     history:<event>         in the registry, just before a history line for <event> is written
                             (for "promoted": production.json was already replaced)
 
+    PIPELINE_TEST_PACKAGE_VERSION=<name>=<version>   pretend a package has another version
+
 Only tests use this; the pipeline has no hooks of its own.
 """
 import os
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 POINT = os.environ.get("PIPELINE_TEST_KILL_AT") or os.environ.get("PIPELINE_TEST_PAUSE_AT")
+FAKE_VERSION = os.environ.get("PIPELINE_TEST_PACKAGE_VERSION")
 
 
 def reached(point: str) -> None:
@@ -67,5 +70,15 @@ def _install() -> None:
     registry.Registry._append = patched_append
 
 
+def _fake_version() -> None:
+    from pipeline import provenance
+
+    name, version = FAKE_VERSION.split("=")
+    real = provenance.package_versions
+    provenance.package_versions = lambda: {**real(), name: version}
+
+
 if POINT:
     _install()
+if FAKE_VERSION:
+    _fake_version()

@@ -55,8 +55,7 @@ def secrets_nowhere(workspace, run_output: str, *secrets: str):
 def test_failed_task_sends_luigis_email_with_the_password_from_the_environment(workspace, smtp_server, monkeypatch):
     monkeypatch.setenv("PIPELINE_SMTP_PASSWORD", SMTP_PASSWORD)
     workspace.add_cfg(f"[email]\nreceiver = oncall@example.com\n\n"
-                      f"[smtp]\nhost = 127.0.0.1\nport = {smtp_server.port}\nusername = pipeline\n"
-                      "password = ${PIPELINE_SMTP_PASSWORD}\n")
+                      f"[smtp]\nhost = 127.0.0.1\nport = {smtp_server.port}\nusername = pipeline\n")
     workspace.replace_config(*BAD_PARAMS)
     run = workspace.luigi("TrainValidateDeploy", DAY1)
     assert run.returncode == 30, run.output
@@ -70,6 +69,12 @@ def test_failed_task_sends_luigis_email_with_the_password_from_the_environment(w
     assert "'C' parameter of LogisticRegression must be a float in the range (0.0, inf]" in body
     assert SMTP_PASSWORD not in body
     secrets_nowhere(workspace, run.output, SMTP_PASSWORD)
+
+    # a cron line without the variable: the mail goes out without logging in, the exit code stays 30
+    monkeypatch.delenv("PIPELINE_SMTP_PASSWORD")
+    again = workspace.luigi("TrainValidateDeploy", DAY2)
+    assert again.returncode == 30, again.output
+    assert len(smtp_server.messages) == 2 and len(smtp_server.logins) == 1
 
 
 def test_webhook_hears_promotion_rejection_failure_and_rollback(workspace, webhook):
@@ -106,6 +111,12 @@ def test_webhook_hears_promotion_rejection_failure_and_rollback(workspace, webho
     assert (rolled["event"], rolled["version"], rolled["previous"]) == ("rolled_back", "v0001", "v0003")
     assert rolled["reasons"] == ["complaints from the field"]
     assert webhook.events() == ["promoted", "rejected", "task_failed", "promoted", "rolled_back"]
+    assert failed["version"] is None
+
+    workspace.replace_config('target = "target"', 'tagret = "target"')
+    assert workspace.luigi("TrainValidateDeploy", DAY2).returncode == 35
+    unschedulable = webhook.posts[-1]
+    assert unschedulable["event"] == "scheduling_failed" and "tagret: unknown key" in unschedulable["reasons"][0]
     secrets_nowhere(workspace, run.output + proc.stdout + proc.stderr, "T0KEN", "SECRET-hook")
 
 
@@ -121,6 +132,13 @@ def test_undeliverable_alerts_are_logged_and_never_fail_the_run(workspace, webho
     run = workspace.luigi("TrainValidateDeploy", DAY2)
     assert run.returncode == 0, run.output
     assert "not delivered to the webhook" in run.output and "Connection refused" in run.output
+    assert "T0KEN" not in run.output
+
+    monkeypatch.setenv("PIPELINE_WEBHOOK_URL", "hooks.example.com/services/T0KEN/SECRET-hook")  # no scheme
+    workspace.replace_config("C = 0.5 }", "C = 0.7 }")
+    run = workspace.luigi("TrainValidateDeploy", DAY2)
+    assert run.returncode == 0, run.output
+    assert "alert 'promoted' not delivered to the webhook: unknown url type: '<webhook url>'" in run.output
     assert "T0KEN" not in run.output
 
 

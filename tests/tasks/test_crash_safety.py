@@ -29,13 +29,15 @@ KILL_POINTS = [
     "history:registered",      # DeployModel: version committed, its history line not yet
     "history:promoted",        # DeployModel: production.json replaced, its history line not yet
     "manifest:decisions",      # DeployModel: promoted, decision not yet recorded
+    "manifest:reports",        # RunReport
 ]
 
 
 def registry_state(ws: Workspace) -> dict:
     root = ws.registry_dir()
     versions = sorted(p.name for p in root.glob("v*") if (p / "manifest.json").exists())
-    return {"production": ws.production(), "versions": versions,
+    [decision] = [json.loads(p.read_text()) for p in ws.data.glob("decisions/*/*/*/*/decision.json")]
+    return {"production": ws.production(), "versions": versions, "decision": decision,
             "history": [(e["event"], e["version"]) for e in ws.history()],
             "model_sha256": {v: json.loads((root / v / "card.json").read_text())["model_sha256"] for v in versions}}
 
@@ -100,3 +102,22 @@ def test_second_identical_run_exits_already_running_and_does_no_work(workspace):
         output, _ = first.communicate(timeout=300)
     assert first.returncode == 0, output
     assert workspace.production() == "v0001"
+
+
+def test_batch_scoring_killed_while_writing_scores_the_day_once_on_rerun(workspace):
+    import pandas as pd
+    from sklearn.datasets import load_digits
+
+    assert workspace.luigi("TrainValidateDeploy", "--date=2026-02-28").returncode == 0
+    incoming = workspace.data / "incoming" / "digits" / "2026-03-01.csv"
+    incoming.parent.mkdir(parents=True)
+    load_digits(as_frame=True).frame.drop(columns=["target"]).head(40).to_csv(incoming, index=False)
+
+    kill = {"PYTHONPATH": FAULTS, "PIPELINE_TEST_KILL_AT": "manifest:predictions"}
+    killed = workspace.luigi("BatchPredict", DAY, env=kill)
+    assert killed.returncode == -signal.SIGKILL and not workspace.outputs("predictions")
+    rerun = workspace.luigi("BatchPredict", DAY)
+    assert rerun.returncode == 0, rerun.output
+    [out] = workspace.outputs("predictions")
+    assert len(pd.read_parquet(out / "predictions.parquet")) == 40
+    assert not [p for p in workspace.data.rglob(".tmp-*")]

@@ -96,6 +96,7 @@ def test_metric_floor_rejects_first_candidate(workspace):
 
 def test_rollback_restores_previous_version(workspace):
     assert workspace.luigi("TrainValidateDeploy", DAY1).returncode == 0
+    workspace.replace_config("C = 1.0 }", "C = 0.5 }")
     assert workspace.luigi("TrainValidateDeploy", DAY2).returncode == 0
     assert workspace.production() == "v0002"
 
@@ -152,6 +153,7 @@ def test_unparseable_parameter_is_an_unhandled_error(workspace):
 
 def test_a_changed_model_file_is_refused_by_every_loader(workspace, tmp_path):
     assert workspace.luigi("TrainValidateDeploy", DAY1).returncode == 0
+    workspace.replace_config("C = 1.0 }", "C = 0.5 }")
     assert workspace.luigi("TrainValidateDeploy", DAY2).returncode == 0
     model_file = workspace.registry_dir() / "v0002" / "model.joblib"
     model_file.write_bytes(model_file.read_bytes() + b"\0")  # tampered with after registration
@@ -162,7 +164,7 @@ def test_a_changed_model_file_is_refused_by_every_loader(workspace, tmp_path):
     assert predict.returncode == 1 and "differs from its card" in predict.stderr
     assert not (tmp_path / "out.csv").exists()
 
-    workspace.replace_config("C = 1.0 }", "C = 0.5 }")
+    workspace.replace_config("C = 0.5 }", "C = 0.7 }")
     gate = workspace.luigi("TrainValidateDeploy", DAY2)
     assert gate.returncode == 30 and "FAILED ValidateModel" in gate.output
     assert "refusing to load a changed model" in gate.output
