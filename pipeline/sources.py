@@ -5,7 +5,7 @@ The source is only ever read; IngestData snapshots what this returns.
 from __future__ import annotations
 
 import hashlib
-import io
+import json
 import logging
 import time
 import urllib.error
@@ -25,9 +25,25 @@ HTTP_BACKOFF = 1.0  # seconds before the 2nd attempt, doubled after each failure
 
 
 def read_source(source: str, *, sep: str | None = None, na_values: list[str] | None = None):
-    """Return (frame, info); info records where the data came from and its sha256."""
+    """Return (frame, info); info records where the data came from, its sha256 and fingerprint."""
+    table, info = read_table(source, sep=sep, na_values=na_values)
+    return table.to_pandas(), info
+
+
+def read_table(source: str, *, sep: str | None = None, na_values: list[str] | None = None):
+    """Return (Arrow table, info), for callers that write the data straight back out (ingest).
+
+    info["fingerprint"] identifies the content: for a file or URL, the sha256 of its bytes
+    together with how they are parsed (the same bytes read the same way are the same table);
+    for a scikit-learn dataset, a hash of the frame's values.
+    """
     if source.startswith("sklearn:"):
-        return _read_sklearn(source)
+        import pyarrow as pa
+
+        frame = _read_sklearn(source)
+        fingerprint = fingerprint_frame(frame)
+        info = {"source": source, "sha256": fingerprint, "bytes": None, "fingerprint": fingerprint}
+        return pa.Table.from_pandas(frame, preserve_index=False), info
     if urlparse(source).scheme in ("http", "https"):
         payload = fetch_url(source)
         name = urlparse(source).path
@@ -37,9 +53,12 @@ def read_source(source: str, *, sep: str | None = None, na_values: list[str] | N
             raise DataError(f"{source}: no such file")
         payload = path.read_bytes()
         name = path.name
-    frame = parse_bytes(payload, name=name, label=source, sep=sep, na_values=na_values)
-    info = {"source": source, "sha256": hashlib.sha256(payload).hexdigest(), "bytes": len(payload)}
-    return frame, info
+    table = parse_table(payload, name=name, label=source, sep=sep, na_values=na_values)
+    sha256 = hashlib.sha256(payload).hexdigest()
+    how = json.dumps({"sha256": sha256, "sep": sep, "na_values": na_values}, sort_keys=True)
+    info = {"source": source, "sha256": sha256, "bytes": len(payload),
+            "fingerprint": hashlib.sha256(how.encode()).hexdigest()}
+    return table, info
 
 
 def _read_sklearn(source: str):
@@ -48,13 +67,18 @@ def _read_sklearn(source: str):
         raise DataError(f"{source}: unknown scikit-learn dataset (known: {', '.join(SKLEARN_DATASETS)})")
     import sklearn.datasets
 
-    frame = getattr(sklearn.datasets, f"load_{name}")(as_frame=True).frame
-    return frame, {"source": source, "sha256": fingerprint_frame(frame), "bytes": None}
+    return getattr(sklearn.datasets, f"load_{name}")(as_frame=True).frame
 
 
 def parse_bytes(payload: bytes, *, name: str, label: str, sep: str | None = None,
                 na_values: list[str] | None = None):
     """Parse CSV or Parquet bytes (by file suffix) into a frame, refusing what cannot be trusted."""
+    return parse_table(payload, name=name, label=label, sep=sep, na_values=na_values).to_pandas()
+
+
+def parse_table(payload: bytes, *, name: str, label: str, sep: str | None = None,
+                na_values: list[str] | None = None):
+    """Parse CSV or Parquet bytes (by file suffix) into an Arrow table, refusing what cannot be trusted."""
     import pyarrow as pa
 
     if not payload:
@@ -63,7 +87,7 @@ def parse_bytes(payload: bytes, *, name: str, label: str, sep: str | None = None
         if name.lower().endswith(PARQUET_SUFFIXES):
             import pyarrow.parquet as pq
 
-            table = pq.read_table(io.BytesIO(payload))
+            table = pq.read_table(pa.BufferReader(payload))
         else:
             import pyarrow.csv as pcsv
 
@@ -72,7 +96,8 @@ def parse_bytes(payload: bytes, *, name: str, label: str, sep: str | None = None
             convert = pcsv.ConvertOptions(strings_can_be_null=True)
             if na_values:
                 convert.null_values = [*convert.null_values, *na_values]
-            table = pcsv.read_csv(io.BytesIO(payload), parse_options=parse, convert_options=convert)
+            # a BufferReader, not io.BytesIO: Arrow then parses blocks on every core
+            table = pcsv.read_csv(pa.BufferReader(payload), parse_options=parse, convert_options=convert)
         names = table.column_names
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError) as exc:
         raise DataError(f"{label}: cannot be read: {_first_line(exc)}") from None
@@ -93,7 +118,7 @@ def parse_bytes(payload: bytes, *, name: str, label: str, sep: str | None = None
         raise DataError(f"{label}: duplicate column name(s): {', '.join(map(str, dups))}")
     if table.num_rows == 0:
         raise DataError(f"{label}: has a header but no data rows")
-    return table.to_pandas()
+    return table
 
 
 def fetch_url(url: str, *, attempts: int = HTTP_ATTEMPTS, backoff: float = HTTP_BACKOFF,

@@ -110,7 +110,12 @@ def test_read_source_local_csv_records_sha256(tmp_path):
     path.write_bytes(CSV)
     frame, info = read_source(str(path))
     assert frame.shape == (3, 3)
+    fingerprint = info.pop("fingerprint")
     assert info == {"source": str(path), "sha256": hashlib.sha256(CSV).hexdigest(), "bytes": len(CSV)}
+
+    # the fingerprint names the parsed content: the same bytes read another way differ
+    assert read_source(str(path))[1]["fingerprint"] == fingerprint
+    assert read_source(str(path), na_values=["x"])[1]["fingerprint"] != fingerprint
 
 
 def test_read_source_missing_file(tmp_path):

@@ -58,8 +58,18 @@ class PipelineTask(luigi.Task):
         return self.requires()
 
     def config_key(self) -> str:
-        upstream = [t.config_key() for t in luigi.task.flatten(self.key_requires())]
-        return settings.short_hash({"spec": self.spec(), "upstream": upstream})
+        # computed once per task object (Luigi reuses one object per parameter set, and the
+        # config is read once per process), not on every complete() of every task downstream
+        if "_config_key" not in self.__dict__:
+            upstream = [t.config_key() for t in luigi.task.flatten(self.key_requires())]
+            self._config_key = settings.short_hash({"spec": self.spec(), "upstream": upstream})
+        return self._config_key
+
+    def complete(self) -> bool:
+        done = super().complete()
+        if not done:
+            _preload()
+        return done
 
     def output(self) -> ArtifactDir:
         return ArtifactDir(settings.data_dir().joinpath(self.stage, *self.partition(), str(self.date),
@@ -103,6 +113,20 @@ class ModelTask(PipelineTask):
 
 
 # Luigi logs a traceback; these are the lines a person reads first.
+def _preload() -> None:
+    """Import what running a task needs, once something is known to need running.
+
+    Luigi asks complete() in the worker process before it forks a process per task (--workers N):
+    importing here lets every forked task share the imports instead of paying for them again. A
+    run that finds everything complete never gets here, so it stays fast.
+    """
+    import pandas  # noqa: F401
+    import pyarrow.csv  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
+    import sklearn.pipeline  # noqa: F401
+
+
 def _ours(task) -> bool:
     return type(task).__module__.startswith("pipeline.")
 

@@ -40,18 +40,19 @@ class IngestData(PipelineTask):
         return {"source": spec["source"], "sep": spec.get("sep"), "na_values": spec.get("na_values")}
 
     def run(self):
-        from pipeline.ml.data import fingerprint_frame
-        from pipeline.sources import read_source
+        import pyarrow.parquet as pq
+
+        from pipeline.sources import read_table
 
         source = self.spec()
         self.set_status_message(f"reading {source['source']}")
-        frame, info = read_source(source["source"], sep=source["sep"], na_values=source["na_values"])
-        self.set_status_message(f"read {len(frame)} rows; writing the snapshot")
+        table, info = read_table(source["source"], sep=source["sep"], na_values=source["na_values"])
+        self.set_status_message(f"read {table.num_rows} rows; writing the snapshot")
         self.set_progress_percentage(60)
-        meta = {"source": info, "fingerprint": fingerprint_frame(frame), "rows": len(frame),
-                "columns": [str(c) for c in frame.columns]}
+        meta = {"source": info, "fingerprint": info.pop("fingerprint"), "rows": table.num_rows,
+                "columns": table.column_names}
         with self.commit(**meta) as tmp:
-            frame.to_parquet(tmp / "data.parquet", index=False)
+            pq.write_table(table, tmp / "data.parquet")  # straight from Arrow: no pandas round trip
 
 
 def _is_url(source: str) -> bool:

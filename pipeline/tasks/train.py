@@ -18,6 +18,14 @@ class Fitting(ModelTask):
 
     resources = {"training": 1}
 
+    def complete(self) -> bool:
+        done = super().complete()
+        if not done:  # import the estimator's module too before Luigi forks (see base._preload)
+            from pipeline.ml.models import estimator_class
+
+            estimator_class(model_spec(self.model)["estimator"])
+        return done
+
     def split(self) -> SplitData:
         return SplitData(dataset=self.dataset, date=self.date)
 

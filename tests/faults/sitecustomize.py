@@ -1,6 +1,7 @@
 """Fault injection for end-to-end tests: put this directory on PYTHONPATH and name a point.
 
     PIPELINE_TEST_KILL_AT=<point>   the process kills itself with SIGKILL there (kill -9)
+    PIPELINE_TEST_FAIL_AT=<point>   it raises RuntimeError there (an ordinary task failure)
     PIPELINE_TEST_PAUSE_AT=<point>  it creates PIPELINE_TEST_PAUSE_FILE there and waits until
                                     that file is removed (to hold a run open)
 
@@ -20,7 +21,8 @@ import signal
 import time
 from pathlib import Path
 
-POINT = os.environ.get("PIPELINE_TEST_KILL_AT") or os.environ.get("PIPELINE_TEST_PAUSE_AT")
+POINT = (os.environ.get("PIPELINE_TEST_KILL_AT") or os.environ.get("PIPELINE_TEST_FAIL_AT")
+         or os.environ.get("PIPELINE_TEST_PAUSE_AT"))
 FAKE_VERSION = os.environ.get("PIPELINE_TEST_PACKAGE_VERSION")
 
 
@@ -29,6 +31,8 @@ def reached(point: str) -> None:
         return
     if os.environ.get("PIPELINE_TEST_KILL_AT") == point:
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get("PIPELINE_TEST_FAIL_AT") == point:
+        raise RuntimeError(f"injected failure at {point}")
     marker = os.environ["PIPELINE_TEST_PAUSE_FILE"]
     open(marker, "w").close()
     deadline = time.time() + 120

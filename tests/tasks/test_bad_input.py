@@ -105,7 +105,7 @@ CASES = {
                                        SCHEDULING_ERROR, "datasets.customers.checks.min_rows"),
     "estimator class that does not exist": (lambda ws: ws.replace_config(
         '"sklearn.linear_model.LogisticRegression"', '"sklearn.linear_model.LogisticRegresion"'), (),
-        TASK_FAILED, "sklearn.linear_model.LogisticRegresion"),
+        SCHEDULING_ERROR, "module 'sklearn.linear_model' has no 'LogisticRegresion'"),
     "params the estimator rejects": (lambda ws: ws.replace_config("C = 1.0 }", "C = -1.0 }"), (),
                                      TASK_FAILED, "'C' parameter"),
 }

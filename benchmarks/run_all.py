@@ -1,0 +1,27 @@
+"""Every benchmark, one table: `python benchmarks/run_all.py` (add --quick to skip the 1M-row one).
+
+Prints a Markdown table (the one in README.md's "Performance" section) and the machine it ran on.
+"""
+import sys
+
+import dag
+import fanout
+import large
+import noop
+import overhead
+import resume
+from harness import machine, table
+
+
+def main() -> None:
+    modules = [noop, overhead, resume, fanout, dag] + ([] if "--quick" in sys.argv else [large])
+    rows = []
+    for module in modules:
+        print(f"running {module.__name__} ...", file=sys.stderr, flush=True)
+        rows += module.main()
+    print(table(["benchmark", "pipeline", "baseline", "ratio", "target", "met"], rows))
+    print(f"\nmachine: {machine()}")
+
+
+if __name__ == "__main__":
+    main()
