@@ -29,11 +29,14 @@ class Fitting(ModelTask):
     def split(self) -> SplitData:
         return SplitData(dataset=self.dataset, date=self.date)
 
+    def snapshot(self) -> dict:
+        """The ingested snapshot's manifest: source, fingerprint, rows."""
+        return read_json(self.split().requires()["data"].output() / "manifest.json")
+
     def content(self) -> dict:
         from pipeline.provenance import package_versions
 
-        data = dataset_spec(self.dataset)
-        snapshot = read_json(self.split().requires()["data"].output() / "manifest.json")
+        data, snapshot = dataset_spec(self.dataset), self.snapshot()
         return {"fingerprint": snapshot["fingerprint"], "target": data.get("target"), "problem": data["problem"],
                 "split": data["split"], "spec": self.spec(), "packages": package_versions()}
 
@@ -156,8 +159,7 @@ class TrainModel(Fitting):
         from pipeline.provenance import git_commit, package_versions
         from pipeline.registry import now
 
-        data = dataset_spec(self.dataset)
-        snapshot = read_json(self.split().requires()["data"].output() / "manifest.json")
+        data, snapshot = dataset_spec(self.dataset), self.snapshot()
         return {
             **self.identity(), "dataset": self.dataset, "model": self.model, "kind": kind,
             "target": data["target"], "features": feature_schema(X), "n_train": len(X),
