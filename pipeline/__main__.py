@@ -11,14 +11,11 @@ from pipeline.registry import Registry, RegistryError
 
 
 def _registries(dataset: str | None, model: str | None) -> list[Registry]:
-    root = settings.data_dir() / "registry"
     if dataset and model:
         return [Registry.for_model(dataset, model)]
-    found = []
-    for path in sorted(root.glob("*/*")) if root.is_dir() else []:
-        if (dataset in (None, path.parent.name)) and (model in (None, path.name)):
-            found.append(Registry.for_model(path.parent.name, path.name))
-    return found
+    store = settings.store()
+    return [Registry.for_model(d, m) for d in store.children("registry") if dataset in (None, d)
+            for m in store.children(f"registry/{d}") if model in (None, m)]
 
 
 def _version_row(registry: Registry, version: str, status: dict) -> dict:
@@ -38,7 +35,7 @@ def cmd_list(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     elif not rows:
-        print(f"no models registered under {settings.data_dir() / 'registry'}")
+        print(f"no models registered under {settings.store().url('registry')}")
     else:
         from pipeline.ml.gate import primary_metric
 
@@ -160,21 +157,27 @@ def cmd_invalidate(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from pipeline.artifacts import ArtifactDir
     from pipeline.report import text_summary
 
-    reports = [path for path in (settings.data_dir() / "reports").glob("*/*/*/*/run.json")
-               if args.dataset in (None, path.parts[-5]) and args.model in (None, path.parts[-4])]
+    store = settings.store()
+    # reports/<dataset>/<model>/<date>/<key>/, committed (with a manifest)
+    reports = [ArtifactDir(store, key.rsplit("/", 1)[0]) for key in store.keys("reports")
+               if key.endswith("/manifest.json") and key.count("/") == 5
+               and args.dataset in (None, key.split("/")[1]) and args.model in (None, key.split("/")[2])]
     if not reports:
-        print(f"no run reports under {settings.data_dir() / 'reports'} yet (TrainValidateDeploy writes them)")
+        print(f"no run reports under {store.url('reports')} yet (TrainValidateDeploy writes them)")
         return 1
-    runs = sorted(((json.loads(path.read_text()), path) for path in reports), key=lambda item: item[0]["generated_at"])
-    latest, path = runs[-1]  # the run made last, whatever its --date
+    runs = sorted(((report.read_json("run.json"), report) for report in reports),
+                  key=lambda item: item[0]["generated_at"])
+    latest, report = runs[-1]  # the run made last, whatever its --date
     history = Registry.for_model(latest["dataset"], latest["model"]).history()
+    html = str(report / "report.html")  # on S3: its verified copy in the local cache, to open in a browser
     if args.json:
-        print(json.dumps({"run": latest, "report": str(path.with_name("report.html")), "history": history}, indent=2))
+        print(json.dumps({"run": latest, "report": html, "stored_at": report.url, "history": history}, indent=2))
         return 0
     print(text_summary(latest, history))
-    print(f"\nfull report: {path.with_name('report.html')}")
+    print(f"\nfull report: {html}")
     return 0
 
 

@@ -1,37 +1,29 @@
 """Atomic directory commits with a manifest, and integrity checks against it.
 
-A task writes every file into a private temporary directory next to its output; the manifest
-(size and sha256 of each file) is written last, then the directory is renamed into place in
-one step. `complete()` looks for the manifest, so a crash leaves either no output or a whole
-one. Temporary directories of dead processes are swept before a new one is made.
+A task writes every file into a private local staging directory; the manifest (size and sha256
+of each file) is written last, then the store commits the directory in one step: a rename on
+local disk, an upload with the manifest last on S3 (see pipeline/storage.py). `complete()`
+looks for the manifest, so a crash leaves either no output or a whole one. Staging
+directories of dead processes are swept before a new one is made.
 """
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
 import time
-import uuid
 from pathlib import Path
 
 import luigi
 
-MANIFEST = "manifest.json"
-_TMP_PREFIX = ".tmp-"
+from pipeline.storage import MANIFEST, Store, join, sha256_file
+
+__all__ = ["MANIFEST", "ArtifactDir", "IntegrityError", "read_json", "sha256_file", "write_json", "write_manifest"]
 
 
 class IntegrityError(RuntimeError):
     """A file no longer matches the sha256 recorded for it; it is not used."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_json(path: Path, obj) -> None:
@@ -40,56 +32,6 @@ def write_json(path: Path, obj) -> None:
 
 def read_json(path: Path):
     return json.loads(Path(path).read_text())
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def sweep_temporaries(parent: Path) -> None:
-    """Remove staging directories left by processes that no longer run."""
-    if not parent.is_dir():
-        return
-    for entry in parent.iterdir():
-        if not entry.name.startswith(_TMP_PREFIX):
-            continue
-        try:
-            pid = int(entry.name.split("-")[2])
-        except (IndexError, ValueError):
-            pid = -1
-        if pid == os.getpid() or (pid > 0 and pid_alive(pid)):
-            continue
-        shutil.rmtree(entry, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def staged_directory(final: Path, meta: dict | None = None):
-    """Yield an empty temporary directory; on success, manifest it and rename it to `final`."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    sweep_temporaries(final.parent)
-    tmp = final.parent / f"{_TMP_PREFIX}{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        yield tmp
-        write_manifest(tmp, meta or {})
-        _fsync_dir(tmp)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not (final / MANIFEST).exists():
-                raise
-            # another worker committed the same output first; its copy stands
-        _fsync_dir(final.parent)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_manifest(directory: Path, meta: dict) -> None:
@@ -102,44 +44,72 @@ def write_manifest(directory: Path, meta: dict) -> None:
     write_json(directory / MANIFEST, manifest)
 
 
-def verify_file(directory: Path, name: str) -> Path:
-    """The path of a committed file, after checking it against its directory's manifest."""
-    directory = Path(directory)
-    path, manifest = directory / name, directory / MANIFEST
-    listed = read_json(manifest)["files"].get(name) if manifest.exists() else None
-    if listed is None:
-        raise IntegrityError(f"{path}: not listed in a {MANIFEST}; not a committed file")
-    if not path.exists():
-        raise IntegrityError(f"{path}: missing")
-    actual = sha256_file(path)
-    if actual != listed["sha256"]:
-        raise IntegrityError(f"{path}: sha256 {actual[:12]} differs from its manifest ({listed['sha256'][:12]}); "
-                             "refusing to use a changed file")
-    return path
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class ArtifactDir(luigi.Target):
-    """A committed output directory: it exists once its manifest does."""
+    """A committed output directory in a store: it exists once its manifest does.
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
+    `target / name` is a local path to read (on S3, a verified download); `verified(name)` also
+    checks the file against the manifest on local disk, for files whose integrity matters.
+    """
+
+    def __init__(self, store: Store, key: str):
+        self.store, self.key = store, key
+
+    @property
+    def url(self) -> str:
+        return self.store.url(self.key)
 
     def exists(self) -> bool:
-        return (self.path / MANIFEST).exists()
+        return self.store.exists(join(self.key, MANIFEST))
+
+    def manifest(self) -> dict:
+        if "_manifest" not in self.__dict__:
+            try:
+                self._manifest = self.store.read_json(join(self.key, MANIFEST))
+            except FileNotFoundError:
+                raise IntegrityError(f"{self.url}: no {MANIFEST}; not a committed output") from None
+        return self._manifest
+
+    def listed(self, name: str) -> bool:
+        return name in self.manifest()["files"]
 
     def __truediv__(self, name: str) -> Path:
-        return self.path / name
+        key = join(self.key, name)
+        if self.store.local:
+            return self.store.path(key)
+        return self.store.local_path(key, self._sha256(name))
 
+    def _sha256(self, name: str) -> str:
+        listed = self.manifest()["files"].get(name)
+        if listed is None:
+            raise IntegrityError(f"{self.store.url(join(self.key, name))}: not listed in a {MANIFEST}; "
+                                 "not a committed file")
+        return listed["sha256"]
+
+    def verified(self, name: str) -> Path:
+        """A local path of a committed file, after checking it against its manifest."""
+        expected, path = self._sha256(name), self / name
+        if not path.exists():
+            raise IntegrityError(f"{self.store.url(join(self.key, name))}: missing")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise IntegrityError(f"{self.store.url(join(self.key, name))}: sha256 {actual[:12]} differs from its "
+                                 f"manifest ({expected[:12]}); refusing to use a changed file")
+        return path
+
+    def read_json(self, name: str):
+        return self.manifest() if name == MANIFEST else read_json(self / name)
+
+    @contextlib.contextmanager
     def staging(self, meta: dict | None = None):
-        return staged_directory(self.path, meta)
+        """Yield an empty local directory; on success, manifest it and commit it to this key."""
+        tmp = self.store.staging(self.key)
+        try:
+            yield tmp
+            write_manifest(tmp, meta or {})
+            self.store.commit(tmp, self.key)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
 
     def __repr__(self) -> str:
-        return f"ArtifactDir({str(self.path)!r})"
+        return f"ArtifactDir({self.url!r})"

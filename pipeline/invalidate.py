@@ -1,14 +1,14 @@
 """`python -m pipeline invalidate TASK ...`: set a run's outputs aside so the next run redoes them.
 
-The outputs of TASK and of every task downstream of it in that run's graph move, each in one
-rename, to data_dir/trash/<time>/ (same relative paths), where they can be inspected or put
-back. The registry is never touched: to undo a deployment, roll back.
+The outputs of TASK and of every task downstream of it in that run's graph move to
+data_dir/trash/<time>/ (same relative paths), where they can be inspected or put back: one
+rename each on local disk; on S3 a copy, and the source's manifest is deleted first, so the
+output stops counting as done before anything else changes. The registry is never touched:
+to undo a deployment, roll back.
 """
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import luigi
 
@@ -38,16 +38,14 @@ def affected(family: str, dataset: str, model: str, date: dt.date) -> list[luigi
     return downstream
 
 
-def invalidate(family: str, dataset: str, model: str, date: dt.date) -> list[tuple[Path, Path]]:
+def invalidate(family: str, dataset: str, model: str, date: dt.date) -> list[tuple[str, str]]:
     """Move the committed outputs of TASK and its downstream tasks to the trash; return (from, to) pairs."""
-    root = settings.data_dir()
-    trash = root / "trash" / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    store = settings.store()
+    trash = f"trash/{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S%fZ')}"
     moved = []
     for task in affected(family, dataset, model, date):
         output = task.output()
         if output.exists():
-            target = trash / output.path.relative_to(root)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(output.path, target)
-            moved.append((output.path, target))
+            store.move(output.key, f"{trash}/{output.key}")
+            moved.append((output.url, store.url(f"{trash}/{output.key}")))
     return moved

@@ -2,39 +2,33 @@
 
     registry/<dataset>/<model>/
         v0001/  model.joblib  card.json  train_rows.npy  manifest.json   (never changed once written)
-        production.json                                    (replaced atomically, under the lock)
+        production.json                                    (replaced in one write, under the lock)
         history.jsonl                                      (one event a line, appended)
         .lock
 
-Every model load goes through `load_model`, which refuses a file whose sha256 differs from
-the one recorded when it was trained.
+The same on local disk and on S3 (pipeline/storage.py): there the lock is a lease object and
+production.json is written only if it still holds what the writer read, so two concurrent
+promotions cannot interleave even if a lease runs out. Every model load goes through
+`load_model`, which refuses a file whose sha256 differs from the one recorded when it was trained.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 
-from pipeline.artifacts import (
-    MANIFEST,
-    IntegrityError,
-    pid_alive,
-    read_json,
-    sha256_file,
-    staged_directory,
-    verify_file,
-    write_json,
-)
-from pipeline.settings import check_name, data_dir
+from pipeline.artifacts import MANIFEST, ArtifactDir, IntegrityError, read_json, sha256_file, write_json
+from pipeline.settings import check_name, store
+from pipeline.storage import ConcurrentUpdate, Store, join
 
 MODEL_FILE = "model.joblib"
 CARD_FILE = "card.json"
 TRAIN_ROWS_FILE = "train_rows.npy"
+POINTER = "production.json"
+HISTORY = "history.jsonl"
 VERSION_PATTERN = re.compile(r"v\d{4,}")
 
 
@@ -68,62 +62,65 @@ def load_model(path: Path, expected_sha256: str):
     return joblib.load(path)
 
 
-def load_trained(model_dir: Path):
+def load_trained(model_dir: ArtifactDir):
     """(model, card) of a TrainModel output, the model checked against its card."""
-    card = read_json(Path(model_dir) / CARD_FILE)
-    return load_model(Path(model_dir) / MODEL_FILE, card["model_sha256"]), card
+    card = read_json(model_dir / CARD_FILE)
+    return load_model(model_dir / MODEL_FILE, card["model_sha256"]), card
 
 
 class Registry:
-    def __init__(self, root: Path, dataset: str, model: str):
-        self.root, self.dataset, self.model = Path(root), dataset, model
+    def __init__(self, store: Store, key: str, dataset: str, model: str):
+        self.store, self.key, self.dataset, self.model = store, key, dataset, model
 
     @classmethod
     def for_model(cls, dataset: str, model: str) -> Registry:
         check_name("dataset", dataset)
         check_name("model", model)
-        return cls(data_dir() / "registry" / dataset / model, dataset, model)
+        return cls(store(), join("registry", dataset, model), dataset, model)
 
     def __str__(self) -> str:
         return f"{self.dataset}/{self.model}"
 
+    def _at(self, name: str) -> str:
+        return join(self.key, name)
+
+    def version_dir(self, version: str) -> ArtifactDir:
+        return ArtifactDir(self.store, self._at(version))
+
     # ---------------------------------------------------------------- reading
 
     def versions(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir()
-                      if VERSION_PATTERN.fullmatch(p.name) and (p / MANIFEST).exists())
+        committed = (key[len(self.key) + 1:].split("/") for key in self.store.keys(self.key))
+        return sorted(parts[0] for parts in committed
+                      if len(parts) == 2 and parts[1] == MANIFEST and VERSION_PATTERN.fullmatch(parts[0]))
 
     def card(self, version: str) -> dict:
         """A version's card, checked against the version's manifest."""
         if not VERSION_PATTERN.fullmatch(version) or version not in self.versions():
             known = ", ".join(self.versions()) or "none"
             raise RegistryError(f"{self}: no version {version!r} (versions: {known})")
-        return read_json(verify_file(self.root / version, CARD_FILE))
+        return read_json(self.version_dir(version).verified(CARD_FILE))
 
     def production(self) -> dict | None:
         """The production pointer: version (None once the only live version was rolled back),
         the stack of earlier versions, and the event that set it."""
-        path = self.root / "production.json"
-        return read_json(path) if path.exists() else None
+        text = self.store.read_text(self._at(POINTER))
+        return json.loads(text) if text is not None else None
 
     def production_version(self) -> str | None:
         pointer = self.production()
         return pointer["version"] if pointer else None
 
     def history(self) -> list[dict]:
-        path = self.root / "history.jsonl"
-        if not path.exists():
-            return []
-        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        text = self.store.read_text(self._at(HISTORY))
+        lines = [line for line in (text or "").splitlines() if line.strip()]
         events = []
         for number, line in enumerate(lines, 1):
             try:
                 events.append(json.loads(line))
             except json.JSONDecodeError:
                 if number < len(lines):  # only the last line can be cut short, by a crash mid-append
-                    raise RegistryError(f"{path}: line {number} is not JSON") from None
+                    raise RegistryError(f"{self.store.url(self._at(HISTORY))}: line {number} is not JSON") from None
         return events
 
     def statuses(self) -> dict[str, str]:
@@ -143,7 +140,7 @@ class Registry:
 
     def load(self, version: str):
         card = self.card(version)
-        return load_model(self.root / version / MODEL_FILE, card["model_sha256"])
+        return load_model(self.version_dir(version) / MODEL_FILE, card["model_sha256"])
 
     def load_production(self):
         """(version, model, card) of the live model; RegistryError when none is live."""
@@ -156,55 +153,50 @@ class Registry:
         """Hashes of the rows a version was fitted on (None for versions registered without them)."""
         import numpy as np
 
-        if not (self.root / version / TRAIN_ROWS_FILE).exists():
+        directory = self.version_dir(version)
+        if not directory.listed(TRAIN_ROWS_FILE):
             return None
-        return np.load(verify_file(self.root / version, TRAIN_ROWS_FILE))
+        return np.load(directory.verified(TRAIN_ROWS_FILE))
 
     # ---------------------------------------------------------------- writing
 
     @contextlib.contextmanager
     def locked(self, create: bool = False):
-        if create:
-            self.root.mkdir(parents=True, exist_ok=True)
-        elif not self.root.is_dir():
+        if not create and not self.store.keys(self.key):
             raise RegistryError(f"{self}: no such registry (nothing was ever deployed for it)")
-        with open(self.root / ".lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with self.store.lock(self._at(".lock")):
+            yield
 
-    def register(self, model_dir: Path, card: dict) -> str:
+    def register(self, model_dir: ArtifactDir, card: dict) -> str:
         """Add a version holding a trained model's files, or return the one it already has.
 
         A version is its model bytes: a re-run after a crash, or a model reused on unchanged data,
         finds the version it already has; a model retrained under the same candidate id (after
         `invalidate`, say) is a new version.
         """
-        model_dir = Path(model_dir)
         # a model changed since training must not become an immutable version
         actual = sha256_file(model_dir / MODEL_FILE)
         if actual != card["model_sha256"]:
-            raise IntegrityError(f"{model_dir / MODEL_FILE}: sha256 {actual[:12]} differs from its card "
+            raise IntegrityError(f"{model_dir.url}/{MODEL_FILE}: sha256 {actual[:12]} differs from its card "
                                  f"({card['model_sha256'][:12]}); refusing to register a changed model")
         with self.locked(create=True):
             self._reconcile()
             for version in self.versions():
                 if self.card(version)["model_sha256"] == card["model_sha256"]:
                     return version  # the same model: a re-run after a crash, or reused on unchanged data
-            numbers = [int(p.name[1:]) for p in self.root.iterdir() if VERSION_PATTERN.fullmatch(p.name)]
+            # numbered past any leftover of a version whose commit a crash cut short
+            numbers = [int(name[1:]) for name in self.store.children(self.key) if VERSION_PATTERN.fullmatch(name)]
             version = f"v{max(numbers, default=0) + 1:04d}"
             card = {**card, "version": version, "registered_at": now()}
-            with staged_directory(self.root / version) as tmp:
+            with self.version_dir(version).staging() as tmp:
                 for name in (MODEL_FILE, TRAIN_ROWS_FILE):
-                    if (model_dir / name).exists():
+                    if model_dir.listed(name):
                         shutil.copyfile(model_dir / name, tmp / name)
                 write_json(tmp / CARD_FILE, card)
             self._append({"event": "registered", "version": version, "candidate_id": card["candidate_id"]})
             return version
 
-    def deploy(self, model_dir: Path, card: dict, verdict: dict, smoke_test=None) -> dict:
+    def deploy(self, model_dir: ArtifactDir, card: dict, verdict: dict, smoke_test=None) -> dict:
         """Register a candidate; promote it if the gate passed, else record it as rejected.
 
         A candidate trained on an older date than production (a backfill) is registered but
@@ -267,7 +259,7 @@ class Registry:
                 return
             previous = pointer["previous"] + [current] if current else pointer["previous"] if pointer else []
             self._set_production({"event": "promoted", "version": version, "previous": current,
-                                  "reason": reason}, previous)
+                                  "reason": reason}, previous, replacing=pointer)
 
     def reject(self, version: str, reasons: list[str]) -> None:
         with self.locked():
@@ -296,7 +288,7 @@ class Registry:
             if to in stack:  # forget what was live after `to` last was
                 stack = stack[:len(stack) - 1 - stack[::-1].index(to)]
             self._set_production({"event": "rolled_back", "version": to, "previous": pointer["version"],
-                                  "reason": reason}, stack)
+                                  "reason": reason}, stack, replacing=pointer)
             return to
 
     def retract(self, version: str, reason: str) -> str | None:
@@ -312,35 +304,33 @@ class Registry:
             stack = list(pointer["previous"])
             to = stack.pop() if stack else None
             self._set_production({"event": "rolled_back", "version": to, "previous": version,
-                                  "reason": reason, "cause": "smoke_test"}, stack)
+                                  "reason": reason, "cause": "smoke_test"}, stack, replacing=pointer)
             return to
 
-    def _set_production(self, event: dict, previous: list[str]) -> None:
-        """Replace production.json in one step, then log the event that changed it.
+    def _set_production(self, event: dict, previous: list[str], *, replacing: dict | None) -> None:
+        """Replace production.json in one write, then log the event that changed it.
 
-        The pointer carries its own event, so a crash between the two writes is repaired by
-        `_reconcile` on the next registry write: the history line is never lost or doubled.
+        The write happens only if the pointer is still `replacing`, the one this change was
+        decided on (else ConcurrentUpdate, and nothing changes). The pointer carries its own
+        event, so a crash between the two writes is repaired by `_reconcile` on the next
+        registry write: the history line is never lost or doubled.
         """
         event = {**event, "at": now()}
-        tmp = self.root / f".production.json.{os.getpid()}"
-        write_json(tmp, {"version": event["version"], "previous": previous, "since": event["at"],
-                         "reason": event["reason"], "event": event})
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.root / "production.json")
+        current, token = self.store.read_versioned(self._at(POINTER))
+        if (json.loads(current) if current is not None else None) != replacing:
+            raise ConcurrentUpdate(f"{self.store.url(self._at(POINTER))}: changed by another writer; not overwritten")
+        self.store.write_json(self._at(POINTER), {"version": event["version"], "previous": previous,
+                                                  "since": event["at"], "reason": event["reason"], "event": event},
+                              expect=token)
         self._append(event)
 
     def _reconcile(self) -> None:
         """Log what a crash between a write and its history line left unlogged (call under the lock)."""
-        for stale in self.root.glob(".production.json.*"):
-            pid = stale.suffix[1:]
-            if not (pid.isdigit() and pid_alive(int(pid))):
-                stale.unlink(missing_ok=True)
         history = self.history()
         registered = {e["version"] for e in history if e["event"] == "registered"}
         for version in self.versions():
             if version not in registered:
-                card = read_json(self.root / version / CARD_FILE)
+                card = read_json(self.version_dir(version) / CARD_FILE)
                 self._append({"event": "registered", "version": version, "candidate_id": card["candidate_id"],
                               "at": card["registered_at"]})
         pointer = self.production()
@@ -352,9 +342,4 @@ class Registry:
 
     def _append(self, event: dict) -> None:
         line = json.dumps({"at": now(), "dataset": self.dataset, "model": self.model, **event}, default=str)
-        with open(self.root / "history.jsonl", "a+b") as fh:
-            end = fh.seek(0, os.SEEK_END)
-            torn = end > 0 and fh.seek(end - 1) >= 0 and fh.read(1) != b"\n"  # a crash cut the last line
-            fh.write((("\n" if torn else "") + line + "\n").encode())
-            fh.flush()
-            os.fsync(fh.fileno())
+        self.store.append(self._at(HISTORY), line)

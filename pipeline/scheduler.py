@@ -22,8 +22,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from pipeline.artifacts import pid_alive, write_json
-from pipeline.settings import data_dir
+from pipeline.artifacts import write_json
+from pipeline.settings import store
+from pipeline.storage import pid_alive
 
 DEFAULT_PORT = 8082  # Luigi's default: workers find it without --scheduler-port
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # luigid is never behind a proxy
@@ -34,7 +35,9 @@ class SchedulerError(RuntimeError):
 
 
 def home() -> Path:
-    return (data_dir() / "luigid").resolve()
+    """luigid's own state is local to its host: data_dir/luigid, or the cache dir with an s3:// data_dir."""
+    artifacts = store()
+    return (artifacts.path("luigid") if artifacts.local else artifacts.cache / "luigid").resolve()
 
 
 def server_info() -> dict | None:

@@ -30,24 +30,36 @@ class ConfigError(ValueError):
 
 
 class pipeline(luigi.Config):  # noqa: N801  (luigi names a Config class after its cfg section)
-    data_dir = luigi.Parameter(default="data", description="artifact root")
+    data_dir = luigi.Parameter(default="data", description="artifact root: a local path or s3://bucket/prefix")
+    cache_dir = luigi.Parameter(default="", description="local cache for an s3:// data_dir "
+                                "(default: ~/.cache/luigi-ml-pipeline)")
     config = luigi.Parameter(default="config/pipeline.toml", description="datasets, models and gates")
     incoming = luigi.Parameter(default="incoming/{dataset}/{date}.csv",
                                description="where BatchPredict's daily input lands (under data_dir unless absolute)")
 
 
-def data_dir() -> Path:
-    return Path(pipeline().data_dir)
+def data_dir() -> str:
+    """Where artifacts live: a local path or an s3:// URL (see store())."""
+    return pipeline().data_dir
 
 
-def incoming_path(dataset: str, date) -> Path:
-    """The file BatchPredict scores for a dataset and day ([pipeline] incoming)."""
+def store():
+    """The artifact store of data_dir (pipeline/storage.py)."""
+    from pipeline.storage import open_store
+
+    return open_store(pipeline().data_dir, pipeline().cache_dir)
+
+
+def incoming_location(dataset: str, date) -> str:
+    """The file BatchPredict scores for a dataset and day ([pipeline] incoming): a path or s3:// URL."""
     pattern = pipeline().incoming
     try:
         relative = pattern.format(dataset=check_name("dataset", dataset), date=date)
     except (KeyError, IndexError, ValueError) as exc:
         raise ConfigError(f"[pipeline] incoming = {pattern!r}: use only {{dataset}} and {{date}} ({exc})") from None
-    return data_dir() / relative
+    if relative.startswith("s3://") or Path(relative).is_absolute():
+        return relative
+    return store().url(relative)
 
 
 def check_name(kind: str, name: str) -> str:

@@ -1,4 +1,4 @@
-"""Reading a dataset's source (scikit-learn dataset, local file, http(s) URL) into a frame.
+"""Reading a dataset's source (scikit-learn dataset, local file, s3:// or http(s) URL) into a frame.
 
 The source is only ever read; IngestData snapshots what this returns.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from pipeline.ml.data import DataError, duplicate_columns, fingerprint_frame
+from pipeline.storage import is_url, read_file
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,12 @@ def read_table(source: str, *, sep: str | None = None, na_values: list[str] | No
         return pa.Table.from_pandas(frame, preserve_index=False), info
     if urlparse(source).scheme in ("http", "https"):
         payload = fetch_url(source)
+        name = urlparse(source).path
+    elif is_url(source):
+        try:
+            payload = read_file(source)
+        except FileNotFoundError:
+            raise DataError(f"{source}: no such object") from None
         name = urlparse(source).path
     else:
         path = Path(source)

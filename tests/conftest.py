@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +123,110 @@ class Workspace:
 @pytest.fixture
 def workspace(tmp_path) -> Workspace:
     return Workspace(tmp_path)
+
+
+@contextlib.contextmanager
+def running_luigid(ws: Workspace):
+    """`python -m pipeline scheduler start` on a free port, stopped afterwards. Yields the port."""
+    port = free_port()
+    started = ws.cli("scheduler", "start", "--port", str(port))
+    assert started.returncode == 0, started.stderr
+    assert f"visualizer at http://127.0.0.1:{port}" in started.stdout
+    yield port
+    stopped = ws.cli("scheduler", "stop")
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+
+
+# ---------------------------------------------------------------- an S3-compatible server
+
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test-key", "AWS_SECRET_ACCESS_KEY": "test-secret",
+                  "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """moto in server mode on 127.0.0.1 (a real HTTP S3 API), for the whole test session. Yields its URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    env = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES}
+    with open(log, "wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                  stdout=out, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 30
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            break
+        assert server.poll() is None and time.time() < deadline, f"moto did not start: {log.read_text()[-500:]}"
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_env(s3_server, monkeypatch):
+    """Credentials and the endpoint in this process's environment (boto3 reads AWS_ENDPOINT_URL_S3)."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {**S3_CREDENTIALS, "AWS_ENDPOINT_URL_S3": s3_server}.items():
+        monkeypatch.setenv(name, value)
+    return s3_server
+
+
+_buckets = iter(range(1, 10**6))
+
+
+def new_bucket(endpoint: str) -> str:
+    import boto3
+
+    name = f"pipeline-test-{os.getpid()}-{next(_buckets)}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=name)
+    return name
+
+
+class S3Workspace(Workspace):
+    """A Workspace whose data_dir is s3://<a new bucket>/data. The runs it starts find the endpoint
+    in luigi.cfg [s3] (not the environment), each with its own local cache dir."""
+
+    def __init__(self, root: Path, endpoint: str):
+        self.endpoint, self.bucket = endpoint, new_bucket(endpoint)
+        self.url = f"s3://{self.bucket}/data"
+        super().__init__(root)
+
+    def _write_cfg(self):
+        super()._write_cfg()
+        self.cfg.write_text(self.cfg.read_text().replace(f"data_dir = {self.data}\n", f"data_dir = {self.url}\n"
+                                                         f"cache_dir = {self.root / 'cache'}\n")
+                            + f"\n[s3]\nendpoint_url = {self.endpoint}\n")
+
+    @property
+    def env(self) -> dict:
+        env = super().env
+        env.pop("AWS_ENDPOINT_URL_S3")
+        return env
+
+    @property
+    def store(self):
+        from pipeline.storage import open_store
+
+        return open_store(self.url, str(self.root / "test-cache"))
+
+    def production(self, dataset: str = "digits", model: str = "logreg") -> str | None:
+        text = self.store.read_text(f"registry/{dataset}/{model}/production.json")
+        return json.loads(text)["version"] if text else None
+
+    def history(self, dataset: str = "digits", model: str = "logreg") -> list[dict]:
+        text = self.store.read_text(f"registry/{dataset}/{model}/history.jsonl") or ""
+        return [json.loads(line) for line in text.splitlines()]
+
+    def outputs(self, stage: str) -> list[str]:
+        """Keys of the committed output directories of a stage (those with a manifest)."""
+        return [key.rsplit("/", 1)[0] for key in self.store.keys(stage) if key.endswith("/manifest.json")]
+
+
+@pytest.fixture
+def s3_workspace(tmp_path, s3_env) -> S3Workspace:
+    return S3Workspace(tmp_path, s3_env)
 
 
 @contextlib.contextmanager

@@ -7,13 +7,16 @@ import joblib
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from pipeline.artifacts import IntegrityError, sha256_file
+from pipeline.artifacts import ArtifactDir, IntegrityError, sha256_file
 from pipeline.registry import Registry, RegistryError, SmokeTestFailed
+from pipeline.storage import LocalStore
 
 
 @pytest.fixture
 def registry(tmp_path):
-    return Registry(tmp_path / "registry" / "ds" / "m", "ds", "m")
+    registry = Registry(LocalStore(tmp_path), "registry/ds/m", "ds", "m")
+    registry.root = tmp_path / "registry" / "ds" / "m"  # where the local store keeps it, for the tests
+    return registry
 
 
 @pytest.fixture
@@ -21,11 +24,12 @@ def make_candidate(tmp_path):
     """(model dir, card) for a real fitted model; C makes each candidate's bytes differ."""
     def make(candidate_id: str, C: float = 1.0, date: str = "2026-01-01"):
         model = LogisticRegression(C=C).fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
-        path = tmp_path / "candidates" / candidate_id / "model.joblib"
-        path.parent.mkdir(parents=True)
-        joblib.dump(model, path)
-        card = {"candidate_id": candidate_id, "model_sha256": sha256_file(path), "metrics": {"C": C}, "date": date}
-        return path.parent, card
+        candidate = ArtifactDir(LocalStore(tmp_path), f"candidates/{candidate_id}")
+        with candidate.staging() as tmp:
+            joblib.dump(model, tmp / "model.joblib")
+        card = {"candidate_id": candidate_id, "model_sha256": sha256_file(candidate / "model.joblib"),
+                "metrics": {"C": C}, "date": date}
+        return candidate, card
     return make
 
 

@@ -13,14 +13,16 @@ import datetime as dt
 import json
 import logging
 import os
-from pathlib import Path
+import socket
 
 import luigi
 
 from pipeline import notify, settings
-from pipeline.artifacts import MANIFEST, ArtifactDir, read_json, write_json
+from pipeline.artifacts import ArtifactDir
+from pipeline.storage import join
 
 logger = logging.getLogger("pipeline")
+DURATIONS = "runs/durations.jsonl"
 
 
 class NameParameter(luigi.Parameter):
@@ -72,8 +74,7 @@ class PipelineTask(luigi.Task):
         return done
 
     def output(self) -> ArtifactDir:
-        return ArtifactDir(settings.data_dir().joinpath(self.stage, *self.partition(), str(self.date),
-                                                        self.config_key()))
+        return ArtifactDir(settings.store(), join(self.stage, *self.partition(), str(self.date), self.config_key()))
 
     def commit(self, **meta):
         """Context manager: a directory to write into, manifested and moved into place on success."""
@@ -86,23 +87,22 @@ class PipelineTask(luigi.Task):
         """Everything that shapes this task's result, for tasks that can reuse one (else None)."""
         return None
 
-    def _reuse_entry(self) -> Path:
-        return settings.data_dir() / "reuse" / self.stage / f"{settings.short_hash(self.content())}.json"
+    def _reuse_entry(self) -> str:
+        return join("reuse", self.stage, f"{settings.short_hash(self.content())}.json")
 
-    def earlier_output(self) -> Path | None:
+    def earlier_output(self) -> ArtifactDir | None:
         """A committed output of another run with the same content, if one is known."""
-        if self.content() is None or not self._reuse_entry().exists():
+        if self.content() is None:
             return None
-        earlier = settings.data_dir() / read_json(self._reuse_entry())["output"]
-        return earlier if earlier != self.output().path and (earlier / MANIFEST).exists() else None
+        entry = settings.store().read_text(self._reuse_entry())
+        if entry is None:
+            return None
+        earlier = ArtifactDir(settings.store(), json.loads(entry)["output"])
+        return earlier if earlier.key != self.output().key and earlier.exists() else None
 
     def remember_output(self) -> None:
         """Record this (committed) output as the one to reuse for its content."""
-        entry = self._reuse_entry()
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_name(f".{entry.name}.{os.getpid()}")
-        write_json(tmp, {"output": str(self.output().path.relative_to(settings.data_dir())), "task": self.task_id})
-        os.replace(tmp, entry)
+        settings.store().write_json(self._reuse_entry(), {"output": self.output().key, "task": self.task_id})
 
 
 class ModelTask(PipelineTask):
@@ -161,14 +161,12 @@ def _one_line_missing(task):
 
 @luigi.Task.event_handler(luigi.Event.PROCESSING_TIME)
 def _record_duration(task, seconds):
-    """One line per task run in data_dir/runs/durations.jsonl, with or without luigid."""
+    """One line per task run in data_dir/runs/durations.jsonl, with or without luigid, saying where it ran."""
     if _ours(task):
         record = {"task_id": task.task_id, "task": task.task_family, "params": task.to_str_params(),
-                  "seconds": round(seconds, 3), "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-        log = settings.data_dir() / "runs" / "durations.jsonl"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "a") as fh:  # one short write: appends from parallel workers do not interleave
-            fh.write(json.dumps(record) + "\n")
+                  "seconds": round(seconds, 3), "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                  "host": socket.gethostname(), "pid": os.getpid()}
+        settings.store().append(DURATIONS, json.dumps(record))
 
 
 def upstream_tasks(task) -> list[luigi.Task]:
@@ -186,10 +184,10 @@ def upstream_tasks(task) -> list[luigi.Task]:
 
 def durations(task_ids) -> list[dict]:
     """The latest recorded run of each of these tasks, in the order they finished."""
-    log = settings.data_dir() / "runs" / "durations.jsonl"
+    log = settings.store().read_text(DURATIONS)
     wanted, latest = set(task_ids), {}
-    if log.exists():
-        for line in log.read_text().splitlines():
+    if log is not None:
+        for line in log.splitlines():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:

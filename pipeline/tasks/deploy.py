@@ -59,7 +59,7 @@ class ValidateModel(ModelTask):
         rows = rows if seen is None else unseen_rows(rows, seen)
         if rows.empty:
             return {"production_version": version}, f"production {version} was fitted on every test row: not compared"
-        candidate, _ = load_trained(self.input()["model"].path)
+        candidate, _ = load_trained(self.input()["model"])
         scored = {name: score_rows(model, rows, dataset=self.dataset, kind=kind)[0]
                   for name, model in (("production", production), ("candidate_same_rows", candidate))}
         return {**scored, "production_version": version}, \
@@ -93,7 +93,7 @@ class DeployModel(ModelTask):
                 "metrics": read_json(self.input()["evaluation"] / "metrics.json"), "verdict": verdict}
         registry = Registry.for_model(self.dataset, self.model)
         try:
-            decision = registry.deploy(self.input()["model"].path, card, verdict, smoke_test=self.smoke_test)
+            decision = registry.deploy(self.input()["model"], card, verdict, smoke_test=self.smoke_test)
         except SmokeTestFailed as exc:
             if exc.rolled_back:
                 notify.registry_event(registry, "rolled_back", exc.restored, previous=exc.version,

@@ -25,7 +25,7 @@ class EvaluateModel(ModelTask):
                 "split": SplitData(dataset=self.dataset, date=self.date)}
 
     def run(self):
-        model, card = load_trained(self.input()["model"].path)
+        model, card = load_trained(self.input()["model"])
         rows = read_rows(self.input()["split"], fit_on=model_spec(self.model)["fit_on"], part="test")
         self.set_status_message(f"scoring {len(rows)} held-out rows")
         metrics, predictions = score_rows(model, rows, dataset=self.dataset, kind=card["kind"])

@@ -2,17 +2,18 @@ from urllib.parse import urlparse
 
 import luigi
 
+from pipeline import storage
 from pipeline.settings import dataset_spec
 from pipeline.tasks.base import PipelineTask
 
 
 class SourceFile(luigi.ExternalTask):
-    """A dataset's local source file, made by something outside the pipeline."""
+    """A dataset's source file (a path or s3:// URL), made by something outside the pipeline."""
 
     path = luigi.Parameter()
 
     def output(self):
-        return luigi.LocalTarget(self.path)
+        return storage.target(self.path)
 
     def missing_message(self) -> str:
         return f"{self.path} does not exist (yet?); the run ends with the missing-data exit code"
@@ -28,7 +29,7 @@ class IngestData(PipelineTask):
     stage = "raw"
 
     def requires(self):
-        """A local source file is an external dependency: until it exists there is nothing to do."""
+        """A source file is an external dependency: until it exists there is nothing to do."""
         source = dataset_spec(self.dataset)["source"]
         return [] if _is_url(source) or source.startswith("sklearn:") else [SourceFile(path=source)]
 

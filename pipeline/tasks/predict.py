@@ -1,7 +1,7 @@
 """Batch scoring: the day's incoming file, scored by whichever model is in production."""
 import luigi
 
-from pipeline import settings
+from pipeline import settings, storage
 from pipeline.registry import Registry
 from pipeline.tasks.base import ModelTask, NameParameter
 
@@ -13,7 +13,7 @@ class IncomingData(luigi.ExternalTask):
     date = luigi.DateParameter()
 
     def output(self):
-        return luigi.LocalTarget(settings.incoming_path(self.dataset, self.date))
+        return storage.target(settings.incoming_location(self.dataset, self.date))
 
     def missing_message(self) -> str:
         return f"{self.output().path} has not arrived; BatchPredict scores it on the first run after it lands"

@@ -41,7 +41,7 @@ class RunReport(ModelTask):
         from pipeline.registry import now
 
         inputs = self.input()
-        snapshot = read_json(inputs["data"] / "manifest.json")
+        snapshot = inputs["data"].manifest()
         metrics = read_json(inputs["evaluation"] / "metrics.json")
         verdict = read_json(inputs["verdict"] / "verdict.json")
         decision = read_json(inputs["decision"] / "decision.json")

@@ -3,7 +3,7 @@ import time
 
 import luigi
 
-from pipeline.artifacts import read_json, sha256_file, verify_file, write_json
+from pipeline.artifacts import read_json, sha256_file, write_json
 from pipeline.ml.search import grid_points, with_point
 from pipeline.settings import dataset_spec, model_spec
 from pipeline.tasks.base import ModelTask, read_rows
@@ -31,7 +31,7 @@ class Fitting(ModelTask):
 
     def snapshot(self) -> dict:
         """The ingested snapshot's manifest: source, fingerprint, rows."""
-        return read_json(self.split().requires()["data"].output() / "manifest.json")
+        return self.split().requires()["data"].output().manifest()
 
     def content(self) -> dict:
         from pipeline.provenance import package_versions
@@ -74,7 +74,7 @@ class CrossValidate(Fitting):
             result = {"point": dict(self.point), "cv": cross_validate(spec, X, y, kind, folds=spec["cv_folds"],
                                                                     seed=dataset_spec(self.dataset)["split"]["seed"])}
         else:
-            result = {**read_json(verify_file(earlier, "cv.json")), "reused_from": str(earlier)}
+            result = {**read_json(earlier.verified("cv.json")), "reused_from": earlier.url}
         with self.commit() as tmp:
             write_json(tmp / "cv.json", result)
         self.remember_output()
@@ -141,13 +141,13 @@ class TrainModel(Fitting):
 
     def reuse(self, earlier):
         """Take an earlier date's model trained on the same content, after checking its bytes."""
-        card = read_json(verify_file(earlier, "card.json"))
+        card = read_json(earlier.verified("card.json"))
         self.set_status_message(f"same data, spec and packages as {card['candidate_id']}: reusing its model")
         with self.commit() as tmp:
             for name in MODEL_FILES:
-                shutil.copyfile(verify_file(earlier, name), tmp / name)
+                shutil.copyfile(earlier.verified(name), tmp / name)
             write_json(tmp / "card.json", {**card, **self.identity(),
-                                           "reused_from": {"candidate_id": card["candidate_id"], "output": str(earlier),
+                                           "reused_from": {"candidate_id": card["candidate_id"], "output": earlier.url,
                                                            "trained_at": card["trained_at"]}})
 
     def identity(self) -> dict:

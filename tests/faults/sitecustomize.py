@@ -3,11 +3,12 @@
     PIPELINE_TEST_KILL_AT=<point>   the process kills itself with SIGKILL there (kill -9)
     PIPELINE_TEST_FAIL_AT=<point>   it raises RuntimeError there (an ordinary task failure)
     PIPELINE_TEST_PAUSE_AT=<point>  it creates PIPELINE_TEST_PAUSE_FILE there and waits until
-                                    that file is removed (to hold a run open)
+                                    that file is removed (to hold a run open), the first time only
 
 Points:
     manifest:<stage>        in a task's commit, every file written, before its manifest
-    committing:<stage>      manifest written, before the directory is renamed into place
+    committing:<stage>      manifest written, before the directory is renamed into place (or uploaded)
+    uploading:<stage>       S3 only: every file uploaded, the manifest not yet
     fit                     inside TrainModel's fit
     history:<event>         in the registry, just before a history line for <event> is written
                             (for "promoted": production.json was already replaced)
@@ -27,12 +28,14 @@ FAKE_VERSION = os.environ.get("PIPELINE_TEST_PACKAGE_VERSION")
 
 
 def reached(point: str) -> None:
+    global POINT
     if point != POINT:
         return
     if os.environ.get("PIPELINE_TEST_KILL_AT") == point:
         os.kill(os.getpid(), signal.SIGKILL)
     if os.environ.get("PIPELINE_TEST_FAIL_AT") == point:
         raise RuntimeError(f"injected failure at {point}")
+    POINT = None  # a pause holds the run once, not at every later pass through the same point
     marker = os.environ["PIPELINE_TEST_PAUSE_FILE"]
     open(marker, "w").close()
     deadline = time.time() + 120
@@ -41,21 +44,29 @@ def reached(point: str) -> None:
 
 
 def _install() -> None:
-    from pipeline import artifacts, registry
+    from pipeline import artifacts, registry, storage
     from pipeline.ml import models
 
     write_manifest = artifacts.write_manifest
 
     def patched_write_manifest(directory, meta):
-        stage = Path(directory).resolve().relative_to(artifacts_root()).parts[0]
+        stage = Path(directory).resolve().relative_to(staging_root()).parts[0]
         reached(f"manifest:{stage}")
         write_manifest(directory, meta)
         reached(f"committing:{stage}")
 
-    def artifacts_root():
-        from pipeline.settings import data_dir
+    def staging_root():
+        from pipeline.settings import store
 
-        return data_dir().resolve()
+        artifacts_store = store()
+        return (artifacts_store.path("") if artifacts_store.local else artifacts_store.cache / "staging").resolve()
+
+    put_file = storage.S3Store.put_file
+
+    def patched_put_file(self, path, key, *, only_if_absent=False):
+        if only_if_absent:
+            reached(f"uploading:{key.split('/')[0]}")
+        put_file(self, path, key, only_if_absent=only_if_absent)
 
     fit_model = models.fit_model
 
@@ -70,6 +81,7 @@ def _install() -> None:
         append(self, event)
 
     artifacts.write_manifest = patched_write_manifest
+    storage.S3Store.put_file = patched_put_file
     models.fit_model = patched_fit_model
     registry.Registry._append = patched_append
 

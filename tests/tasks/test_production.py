@@ -11,7 +11,7 @@ import urllib.request
 
 import pandas as pd
 import pytest
-from conftest import FAULTS, REPO, free_port, tool
+from conftest import FAULTS, REPO, free_port, running_luigid, tool
 
 pytestmark = pytest.mark.e2e
 
@@ -29,14 +29,8 @@ def api(port: int, method: str, **params) -> dict:
 
 @pytest.fixture
 def luigid(workspace):
-    """`python -m pipeline scheduler start` on a free port; stopped afterwards. Yields the port."""
-    port = free_port()
-    started = workspace.cli("scheduler", "start", "--port", str(port))
-    assert started.returncode == 0, started.stderr
-    assert f"visualizer at http://127.0.0.1:{port}" in started.stdout
-    yield port
-    stopped = workspace.cli("scheduler", "stop")
-    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    with running_luigid(workspace) as port:
+        yield port
 
 
 def digits_rows(n: int, seed: int) -> pd.DataFrame:

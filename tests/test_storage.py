@@ -1,0 +1,152 @@
+"""The artifact stores: the same guarantees on local disk and on S3 (a real moto server)."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import socket
+import time
+
+import pytest
+from conftest import new_bucket
+
+from pipeline.artifacts import ArtifactDir, IntegrityError
+from pipeline.registry import Registry
+from pipeline.storage import MANIFEST, ConcurrentUpdate, LocalStore, open_store
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path):
+    if request.param == "local":
+        return LocalStore(tmp_path / "data")
+    endpoint = request.getfixturevalue("s3_env")
+    return open_store(f"s3://{new_bucket(endpoint)}/data", str(tmp_path / "cache"))
+
+
+def test_an_output_exists_once_its_manifest_is_committed(store):
+    output = ArtifactDir(store, "models/digits/2026-01-01/abc")
+    with output.staging({"task": "T"}) as tmp:
+        (tmp / "model.bin").write_bytes(b"weights")
+        (tmp / "card.json").write_text('{"a": 1}')
+        assert not output.exists()
+    assert output.exists()
+    assert (output / "model.bin").read_bytes() == b"weights"
+    assert output.read_json("card.json") == {"a": 1}
+    assert output.manifest()["task"] == "T"
+    assert store.keys("models") == [f"models/digits/2026-01-01/abc/{name}"
+                                    for name in ("card.json", "manifest.json", "model.bin")]
+
+
+def test_a_failed_commit_leaves_no_output(store):
+    output = ArtifactDir(store, "split/x")
+    with pytest.raises(RuntimeError), output.staging() as tmp:
+        (tmp / "train.parquet").write_bytes(b"half")
+        raise RuntimeError("killed")
+    assert not output.exists()
+    assert not any(key.endswith(MANIFEST) for key in store.keys("split"))
+
+
+def test_a_file_not_in_the_manifest_is_refused(store):
+    output = ArtifactDir(store, "raw/x")
+    with output.staging() as tmp:
+        (tmp / "data.parquet").write_bytes(b"rows")
+    with pytest.raises(IntegrityError, match="not listed in a manifest.json"):
+        output.verified("other.parquet")
+
+
+def test_a_changed_object_is_refused(s3_env, tmp_path):
+    store = open_store(f"s3://{new_bucket(s3_env)}/data", str(tmp_path / "cache"))
+    output = ArtifactDir(store, "raw/x")
+    with output.staging() as tmp:
+        (tmp / "data.parquet").write_bytes(b"rows")
+    store.write_bytes("raw/x/data.parquet", b"tampered")
+    fresh = open_store(store.root, str(tmp_path / "other-cache"))  # another host: nothing cached
+    with pytest.raises(IntegrityError, match=r"raw/x/data.parquet: sha256 .* differs from its manifest"):
+        ArtifactDir(fresh, "raw/x") / "data.parquet"
+
+
+def test_a_conditional_write_refuses_a_stale_read(store):
+    store.write_bytes("registry/p.json", b"one", expect=None)  # create only if absent
+    with pytest.raises(ConcurrentUpdate):
+        store.write_bytes("registry/p.json", b"again", expect=None)
+    _, token = store.read_versioned("registry/p.json")
+    store.write_bytes("registry/p.json", b"two", expect=token)
+    with pytest.raises(ConcurrentUpdate):
+        store.write_bytes("registry/p.json", b"three", expect=token)  # read before "two" was written
+    assert store.read_bytes("registry/p.json") == b"two"
+
+
+def _count_under_lock(root: str, cache: str, rounds: int, endpoint: str | None) -> None:
+    if endpoint:
+        os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
+    store = open_store(root, cache)
+    for _ in range(rounds):
+        with store.lock("registry/.lock"):
+            value = int(store.read_text("registry/counter") or 0)
+            time.sleep(0.002)
+            store.write_bytes("registry/counter", str(value + 1).encode())
+        store.append("runs/log.jsonl", json.dumps({"pid": os.getpid()}))
+
+
+def test_lock_and_append_hold_across_processes(store, tmp_path):
+    """Read-modify-write under the lock from three processes loses no update; appends lose no line."""
+    context = multiprocessing.get_context("spawn")  # fresh processes, as on other hosts
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") if not store.local else None
+    workers = [context.Process(target=_count_under_lock, args=(store.root, str(tmp_path / f"c{i}"), 15, endpoint))
+               for i in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    assert store.read_text("registry/counter") == "45"
+    assert len(store.read_text("runs/log.jsonl").splitlines()) == 45
+
+
+def test_an_s3_lock_left_by_a_dead_process_on_this_host_is_taken_over(s3_env, tmp_path):
+    store = open_store(f"s3://{new_bucket(s3_env)}/data", str(tmp_path / "cache"))
+    dead = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
+    dead.start()
+    dead.join()
+    store.write_json("registry/.lock", {"host": socket.gethostname(), "pid": dead.pid, "id": "x",
+                                        "expires": time.time() + 3600})
+    started = time.monotonic()
+    with store.lock("registry/.lock"):
+        assert json.loads(store.read_text("registry/.lock"))["pid"] == os.getpid()
+    assert time.monotonic() - started < 5
+    assert store.read_text("registry/.lock") is None  # released
+
+
+def test_a_live_s3_lock_is_waited_for(s3_env, tmp_path):
+    store = open_store(f"s3://{new_bucket(s3_env)}/data", str(tmp_path / "cache"))
+    store.write_json("registry/.lock", {"host": "another-host", "pid": 1, "id": "x", "expires": time.time() + 3600})
+    with pytest.raises(Exception, match="still locked by another-host pid 1 after 1s"), \
+            store.lock("registry/.lock", wait=1):
+        pass
+
+
+def test_a_promotion_decided_on_a_stale_pointer_is_not_written(store, tmp_path):
+    """The production pointer is guarded: a writer whose view is out of date (its lock lease ran
+    out, say) cannot overwrite what another promotion wrote in between."""
+    import joblib
+    from sklearn.dummy import DummyClassifier
+
+    from pipeline.artifacts import sha256_file
+
+    registry = Registry(store, "registry/ds/m", "ds", "m")
+    versions = []
+    for name in ("a", "b"):
+        candidate = ArtifactDir(store, f"candidates/{name}")
+        with candidate.staging() as tmp:
+            joblib.dump(DummyClassifier(constant=name, strategy="constant").fit([[0], [1]], ["a", "b"]),
+                        tmp / "model.joblib")
+        versions.append(registry.register(candidate, {"candidate_id": name, "date": "2026-01-01",
+                                                      "model_sha256": sha256_file(candidate / "model.joblib")}))
+    registry.promote(versions[0], "first")
+    stale = registry.production()
+    registry.promote(versions[1], "second")  # another worker, in between
+    with pytest.raises(ConcurrentUpdate, match="production.json: changed by another writer"):
+        registry._set_production({"event": "rolled_back", "version": None, "previous": versions[0],
+                                  "reason": "stale"}, [], replacing=stale)
+    assert registry.production_version() == versions[1]
+    assert [e["event"] for e in registry.history()] == ["registered", "registered", "promoted", "promoted"]
