@@ -11,11 +11,12 @@ import large
 import noop
 import overhead
 import resume
+import scaleout
 from harness import machine, table
 
 
 def main() -> None:
-    modules = [noop, overhead, resume, fanout, dag] + ([] if "--quick" in sys.argv else [large])
+    modules = [noop, overhead, resume, fanout, scaleout, dag] + ([] if "--quick" in sys.argv else [large])
     rows = []
     for module in modules:
         print(f"running {module.__name__} ...", file=sys.stderr, flush=True)

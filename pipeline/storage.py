@@ -30,7 +30,6 @@ import os
 import random
 import shutil
 import socket
-import tempfile
 import time
 import uuid
 from pathlib import Path, PurePosixPath
@@ -190,8 +189,8 @@ class LocalStore(Store):
         path.parent.mkdir(parents=True, exist_ok=True)
         if expect is not False and self.read_versioned(key)[1] != expect:
             raise ConcurrentUpdate(f"{path}: changed since it was read; not overwritten")
-        _sweep(path.parent, f".{path.name}.")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+        _sweep(path.parent)
+        tmp = _temporary(path.parent, path.name)
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -224,8 +223,8 @@ class LocalStore(Store):
         """A fresh private directory next to where `key` will be committed."""
         final = self.path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        _sweep(final.parent, TMP_PREFIX)
-        tmp = final.parent / f"{TMP_PREFIX}{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        _sweep(final.parent)
+        tmp = _temporary(final.parent, final.name)
         tmp.mkdir()
         return tmp
 
@@ -259,14 +258,20 @@ class LocalStore(Store):
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _sweep(parent: Path, prefix: str) -> None:
-    """Remove temporaries (`<prefix>...-<pid>-...` or `.<pid>.`) left by processes that no longer run."""
+def _temporary(parent: Path, name: str) -> Path:
+    """A private name for a file or directory being written: .tmp-<pid>-<random>-<name>."""
+    return parent / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}"
+
+
+def _sweep(parent: Path) -> None:
+    """Remove temporaries (see _temporary) left by processes that no longer run."""
     if not parent.is_dir():
         return
     for entry in parent.iterdir():
-        if not entry.name.startswith(prefix):
+        if not entry.name.startswith(TMP_PREFIX):
             continue
-        pid = next((int(part) for part in entry.name[len(prefix):].replace(".", "-").split("-") if part.isdigit()), -1)
+        pid = entry.name[len(TMP_PREFIX):].split("-")[0]
+        pid = int(pid) if pid.isdigit() else -1
         if pid == os.getpid() or (pid > 0 and pid_alive(pid)):
             continue
         if entry.is_dir():
@@ -294,6 +299,11 @@ class S3Store(Store):
     def __init__(self, root: str, cache_dir: Path):
         from luigi.contrib.s3 import S3Client
 
+        try:
+            import boto3  # noqa: F401
+        except ImportError:
+            raise StorageError(f"[pipeline] data_dir = {root}: an s3:// data_dir needs boto3: "
+                               "pip install -e '.[s3]'") from None
         self.root = root.rstrip("/")
         self.client = S3Client()  # [s3] in luigi.cfg: endpoint_url, region_name, credentials
         self.bucket, self.prefix = self.client._path_to_bucket_and_key(self.root)
@@ -381,7 +391,7 @@ class S3Store(Store):
         if cached.exists():
             return cached
         cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+        tmp = _temporary(cached.parent, cached.name)
         try:
             self._download(key, tmp)
             actual = sha256_file(tmp)
@@ -407,8 +417,10 @@ class S3Store(Store):
         """A fresh local directory to write an output into before it is uploaded."""
         parent = self.cache / "staging" / PurePosixPath(key).parent
         parent.mkdir(parents=True, exist_ok=True)
-        _sweep(parent, TMP_PREFIX)
-        return Path(tempfile.mkdtemp(dir=parent, prefix=f"{TMP_PREFIX}{PurePosixPath(key).name}-{os.getpid()}-"))
+        _sweep(parent)
+        tmp = _temporary(parent, PurePosixPath(key).name)
+        tmp.mkdir()
+        return tmp
 
     def commit(self, staged: Path, key: str) -> None:
         """Upload every file, then the manifest, only if no manifest exists there yet.

@@ -132,9 +132,11 @@ def running_luigid(ws: Workspace):
     started = ws.cli("scheduler", "start", "--port", str(port))
     assert started.returncode == 0, started.stderr
     assert f"visualizer at http://127.0.0.1:{port}" in started.stdout
-    yield port
-    stopped = ws.cli("scheduler", "stop")
-    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    try:
+        yield port
+    finally:
+        stopped = ws.cli("scheduler", "stop")
+        assert stopped.returncode == 0 and "stopped" in stopped.stdout
 
 
 # ---------------------------------------------------------------- an S3-compatible server

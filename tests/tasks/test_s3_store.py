@@ -77,6 +77,24 @@ def test_rollback_in_s3(s3_workspace):
         "previous": "v0002", "reason": "bad predictions in the field"}
 
 
+def test_invalidate_moves_outputs_to_the_trash_in_s3_and_the_next_run_redoes_them(s3_workspace):
+    ws = s3_workspace
+    assert ws.luigi("TrainValidateDeploy", DAY1).returncode == 0
+    model_key = ws.outputs("models")[0]
+    registry_before = {key: ws.store.read_bytes(key) for key in ws.store.keys("registry")}
+    proc = ws.cli("invalidate", "EvaluateModel", "--date", "2026-01-01")
+    assert proc.returncode == 0, proc.stderr
+    assert [ws.outputs(stage) for stage in ("evaluations", "verdicts", "decisions", "reports")] == [[]] * 4
+    assert len([key for key in ws.store.keys("trash") if key.endswith("/manifest.json")]) == 4
+    assert ws.outputs("models") == [model_key]
+    assert {key: ws.store.read_bytes(key) for key in ws.store.keys("registry")} == registry_before
+
+    rerun = ws.luigi("TrainValidateDeploy", DAY1)
+    assert rerun.returncode == 0, rerun.output
+    assert rerun.ran("EvaluateModel") and not rerun.ran("TrainModel")
+    assert [r["version"] for r in ws.registry_list()] == ["v0001"]
+
+
 def test_batch_predict_and_predict_read_and_write_s3(s3_workspace, tmp_path):
     ws = s3_workspace
     assert ws.luigi("TrainValidateDeploy", DAY1).returncode == 0
@@ -100,3 +118,26 @@ def test_batch_predict_and_predict_read_and_write_s3(s3_workspace, tmp_path):
     by_hand = ws.cli("predict", "--input", incoming, "--output", str(tmp_path / "out.csv"))
     assert by_hand.returncode == 0, by_hand.stderr
     assert pd.read_csv(tmp_path / "out.csv")["prediction"].tolist() == predictions["prediction"].tolist()
+
+
+def test_a_dataset_source_can_be_an_s3_object(s3_workspace):
+    ws = s3_workspace
+    source = f"s3://{ws.bucket}/exports/iris.csv"
+    ws.add_config(f'[datasets.iris_s3]\nsource = "{source}"\ntarget = "target"\nproblem = "classification"\n')
+    waiting = ws.luigi("TrainValidateDeploy", "--dataset", "iris_s3", DAY1)
+    assert waiting.returncode == 20, waiting.output
+    assert f"MISSING DATA SourceFile(path={source}): {source} does not exist (yet?)" in waiting.output
+
+    from sklearn.datasets import load_iris
+
+    csv = load_iris(as_frame=True).frame.to_csv(index=False).encode()
+    from pipeline.storage import locate
+
+    store, key = locate(source)  # the bucket, outside the pipeline's prefix
+    store.write_bytes(key, csv)
+    run = ws.luigi("TrainValidateDeploy", "--dataset", "iris_s3", DAY1)
+    assert run.returncode == 0, run.output
+    [raw] = ws.outputs("raw")
+    manifest = ArtifactDir(ws.store, raw).manifest()
+    assert manifest["source"]["source"] == source and manifest["rows"] == 150
+    assert ws.production("iris_s3", "logreg") == "v0001"

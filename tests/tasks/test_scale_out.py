@@ -68,21 +68,29 @@ def test_two_workers_on_one_luigid_share_a_fan_out_run_and_match_one_worker(s3_w
     ws = s3_workspace
     ws.add_config(SEARCH)
     pause = ws.root / "paused"
+    workers = []
     with running_luigid(ws) as port:
-        # host A takes the first tasks and is held inside its first grid point until host B has done work
-        a = start_worker(ws, "host-a", port, PYTHONPATH=FAULTS, PIPELINE_TEST_PAUSE_AT="manifest:search",
-                         PIPELINE_TEST_PAUSE_FILE=str(pause))
-        deadline = time.time() + 120
-        while not pause.exists():
-            assert a.poll() is None and time.time() < deadline, (ws.root / "host-a.log").read_text()
-            time.sleep(0.1)
-        b = start_worker(ws, "host-b", port)
-        while not any(r["pid"] == b.pid for r in runs(ws)):
-            assert b.poll() is None and time.time() < deadline, (ws.root / "host-b.log").read_text()
-            time.sleep(0.2)
-        os.remove(pause)
-        assert a.wait(timeout=300) == 0, (ws.root / "host-a.log").read_text()
-        assert b.wait(timeout=300) == 0, (ws.root / "host-b.log").read_text()
+        try:
+            # host A takes the first tasks and is held inside its first grid point until host B has done work
+            a = start_worker(ws, "host-a", port, PYTHONPATH=FAULTS, PIPELINE_TEST_PAUSE_AT="manifest:search",
+                             PIPELINE_TEST_PAUSE_FILE=str(pause))
+            workers.append(a)
+            deadline = time.time() + 120
+            while not pause.exists():
+                assert a.poll() is None and time.time() < deadline, (ws.root / "host-a.log").read_text()
+                time.sleep(0.1)
+            b = start_worker(ws, "host-b", port)
+            workers.append(b)
+            while not any(r["pid"] == b.pid for r in runs(ws)):
+                assert b.poll() is None and time.time() < deadline, (ws.root / "host-b.log").read_text()
+                time.sleep(0.2)
+            os.remove(pause)
+            assert a.wait(timeout=300) == 0, (ws.root / "host-a.log").read_text()
+            assert b.wait(timeout=300) == 0, (ws.root / "host-b.log").read_text()
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.kill()
 
     records = runs(ws)
     counts = collections.Counter(r["task_id"] for r in records)
