@@ -231,11 +231,13 @@ def main(argv=None) -> int:
     from pipeline.ml.data import DataError
     from pipeline.ml.models import ModelSpecError
     from pipeline.scheduler import SchedulerError
+    from pipeline.storage import ConcurrentUpdate, StorageError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (settings.ConfigError, RegistryError, IntegrityError, DataError, ModelSpecError, SchedulerError) as exc:
+    except (settings.ConfigError, RegistryError, IntegrityError, DataError, ModelSpecError, SchedulerError,
+            StorageError, ConcurrentUpdate) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -73,21 +73,22 @@ class ArtifactDir(luigi.Target):
         return name in self.manifest()["files"]
 
     def __truediv__(self, name: str) -> Path:
-        key = join(self.key, name)
         if self.store.local:
-            return self.store.path(key)
-        return self.store.local_path(key, self._sha256(name))
+            return self.store.path(join(self.key, name))
+        listed = self._listing(name)  # on S3 the objects live under the attempt the manifest names
+        return self.store.local_path(join(self.key, self.manifest()["objects"], name), listed["sha256"],
+                                     listed["size"])
 
-    def _sha256(self, name: str) -> str:
+    def _listing(self, name: str) -> dict:
         listed = self.manifest()["files"].get(name)
         if listed is None:
             raise IntegrityError(f"{self.store.url(join(self.key, name))}: not listed in a {MANIFEST}; "
                                  "not a committed file")
-        return listed["sha256"]
+        return listed
 
     def verified(self, name: str) -> Path:
         """A local path of a committed file, after checking it against its manifest."""
-        expected, path = self._sha256(name), self / name
+        expected, path = self._listing(name)["sha256"], self / name
         if not path.exists():
             raise IntegrityError(f"{self.store.url(join(self.key, name))}: missing")
         actual = sha256_file(path)
@@ -100,13 +101,17 @@ class ArtifactDir(luigi.Target):
         return self.manifest() if name == MANIFEST else read_json(self / name)
 
     @contextlib.contextmanager
-    def staging(self, meta: dict | None = None):
-        """Yield an empty local directory; on success, manifest it and commit it to this key."""
+    def staging(self, meta: dict | None = None, *, exclusive: bool = False):
+        """Yield an empty local directory; on success, manifest it and commit it to this key.
+
+        If another writer committed this key first, its copy stands (with `exclusive`, that
+        raises ConcurrentUpdate instead).
+        """
         tmp = self.store.staging(self.key)
         try:
             yield tmp
             write_manifest(tmp, meta or {})
-            self.store.commit(tmp, self.key)
+            self.store.commit(tmp, self.key, exclusive=exclusive)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -96,7 +96,7 @@ class Registry:
 
     def card(self, version: str) -> dict:
         """A version's card, checked against the version's manifest."""
-        if not VERSION_PATTERN.fullmatch(version) or version not in self.versions():
+        if not VERSION_PATTERN.fullmatch(version) or not self.version_dir(version).exists():
             known = ", ".join(self.versions()) or "none"
             raise RegistryError(f"{self}: no version {version!r} (versions: {known})")
         return read_json(self.version_dir(version).verified(CARD_FILE))
@@ -184,17 +184,22 @@ class Registry:
             for version in self.versions():
                 if self.card(version)["model_sha256"] == card["model_sha256"]:
                     return version  # the same model: a re-run after a crash, or reused on unchanged data
-            # numbered past any leftover of a version whose commit a crash cut short
-            numbers = [int(name[1:]) for name in self.store.children(self.key) if VERSION_PATTERN.fullmatch(name)]
-            version = f"v{max(numbers, default=0) + 1:04d}"
-            card = {**card, "version": version, "registered_at": now()}
-            with self.version_dir(version).staging() as tmp:
-                for name in (MODEL_FILE, TRAIN_ROWS_FILE):
-                    if model_dir.listed(name):
-                        shutil.copyfile(model_dir / name, tmp / name)
-                write_json(tmp / CARD_FILE, card)
-            self._append({"event": "registered", "version": version, "candidate_id": card["candidate_id"]})
-            return version
+            for _ in range(10):
+                # numbered past any leftover of a version whose commit a crash cut short
+                numbers = [int(name[1:]) for name in self.store.children(self.key) if VERSION_PATTERN.fullmatch(name)]
+                version = f"v{max(numbers, default=0) + 1:04d}"
+                versioned = {**card, "version": version, "registered_at": now()}
+                try:
+                    with self.version_dir(version).staging(exclusive=True) as tmp:
+                        for name in (MODEL_FILE, TRAIN_ROWS_FILE):
+                            if model_dir.listed(name):
+                                shutil.copyfile(model_dir / name, tmp / name)
+                        write_json(tmp / CARD_FILE, versioned)
+                except ConcurrentUpdate:
+                    continue  # another writer (whose lock lease ran out) took this number: take the next
+                self._append({"event": "registered", "version": version, "candidate_id": card["candidate_id"]})
+                return version
+            raise RegistryError(f"{self}: could not number a new version; too many concurrent writers")
 
     def deploy(self, model_dir: ArtifactDir, card: dict, verdict: dict, smoke_test=None) -> dict:
         """Register a candidate; promote it if the gate passed, else record it as rejected.

@@ -38,11 +38,6 @@ class pipeline(luigi.Config):  # noqa: N801  (luigi names a Config class after i
                                description="where BatchPredict's daily input lands (under data_dir unless absolute)")
 
 
-def data_dir() -> str:
-    """Where artifacts live: a local path or an s3:// URL (see store())."""
-    return pipeline().data_dir
-
-
 def store():
     """The artifact store of data_dir (pipeline/storage.py)."""
     from pipeline.storage import open_store

@@ -6,8 +6,10 @@ variables). Everything above this module speaks in keys, POSIX paths relative to
 gets the same guarantees from both stores:
 
     commit(staged, key)   publish a staged directory whole. Locally it is one rename; on S3 every
-                          file is uploaded, then its manifest last (and only if none exists yet),
-                          so an output exists exactly when its manifest does.
+                          file is uploaded under a fresh attempt prefix, then the manifest, which
+                          names that prefix, last and only if none exists yet. An output exists
+                          exactly when its manifest does, and no writer ever overwrites the
+                          objects of another's attempt.
     local_path(key, sha)  (S3) a local file to read: downloaded once into the content-addressed
                           cache ([pipeline] cache_dir), checked against the sha256 its manifest
                           recorded. A local store reads files in place.
@@ -38,6 +40,7 @@ logger = logging.getLogger("pipeline")
 
 MANIFEST = "manifest.json"
 TMP_PREFIX = ".tmp-"
+ATTEMPT_PREFIX = "attempt-"  # S3: an output's objects live under key/attempt-<random>/
 LOCK_WAIT = 600.0  # seconds to wait for a registry lock before giving up
 LOCK_LEASE = 300.0  # seconds after which another host may take over a lock (its holder is presumed dead)
 
@@ -69,19 +72,17 @@ def sha256_file(path: Path) -> str:
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return False
     except PermissionError:
         return True
     return True
 
 
-def locate(location: str) -> tuple[Store, str]:
-    """(store, key) of a file named by an absolute path or an s3:// URL."""
-    if is_url(location):
-        bucket, _, key = location[len("s3://"):].partition("/")
-        return open_store(f"s3://{bucket}"), key
-    return open_store("/"), str(Path(location).resolve()).lstrip("/")
+def locate(url: str) -> tuple[Store, str]:
+    """(store, key) of an object named by an s3:// URL."""
+    bucket, _, key = url[len("s3://"):].partition("/")
+    return open_store(f"s3://{bucket}"), key
 
 
 def target(location: str):
@@ -96,14 +97,14 @@ def target(location: str):
     return luigi.LocalTarget(location)
 
 
-def read_file(location: str) -> bytes:
-    """The bytes of a file named by a path or s3:// URL."""
-    store, key = locate(location)
+def read_file(url: str) -> bytes:
+    """The bytes of an object named by an s3:// URL."""
+    store, key = locate(url)
     return store.read_bytes(key)
 
 
 def open_store(location: str, cache_dir: str | None = None) -> Store:
-    """The store for a data_dir (one per process: boto3 sessions must not cross a fork)."""
+    """The store for a data_dir (one per process: a boto3 client must not cross a fork)."""
     return _open(str(location), cache_dir or "", os.getpid())
 
 
@@ -228,7 +229,7 @@ class LocalStore(Store):
         tmp.mkdir()
         return tmp
 
-    def commit(self, staged: Path, key: str) -> None:
+    def commit(self, staged: Path, key: str, *, exclusive: bool = False) -> None:
         final = self.path(key)
         _fsync_dir(staged)
         try:
@@ -236,7 +237,7 @@ class LocalStore(Store):
         except OSError:
             if not (final / MANIFEST).exists():
                 raise
-            # another worker committed the same output first; its copy stands
+            _committed_by_another(self.url(key), exclusive)
         _fsync_dir(final.parent)
 
     def move(self, key: str, to: str) -> None:
@@ -304,17 +305,20 @@ class S3Store(Store):
         except ImportError:
             raise StorageError(f"[pipeline] data_dir = {root}: an s3:// data_dir needs boto3: "
                                "pip install -e '.[s3]'") from None
+        from botocore.exceptions import BotoCoreError
+
         self.root = root.rstrip("/")
         self.client = S3Client()  # [s3] in luigi.cfg: endpoint_url, region_name, credentials
         self.bucket, self.prefix = self.client._path_to_bucket_and_key(self.root)
         if not self.bucket:
             raise StorageError(f"[pipeline] data_dir = {root}: no bucket named (s3://bucket/prefix)")
         self.cache = cache_dir
-
-    @functools.cached_property
-    def api(self):
-        """The boto3 client: Luigi's S3Client has no conditional writes, which the lock and pointer need."""
-        return self.client.s3.meta.client
+        try:
+            # boto3's own client too: Luigi's S3Client has no conditional writes, which commits,
+            # the lock and the production pointer need
+            self.api = self.client.s3.meta.client
+        except (ValueError, BotoCoreError) as exc:
+            raise StorageError(f"{root}: cannot set up the S3 client (luigi.cfg [s3]): {exc}") from None
 
     def url(self, key: str) -> str:
         return f"{self.root}/{key}" if key else self.root
@@ -385,33 +389,30 @@ class S3Store(Store):
         skip = len(prefix) + 1 if prefix else 0
         return sorted({key[skip:].split("/")[0] for key in self.keys(prefix)} - {""})
 
-    def local_path(self, key: str, sha256: str) -> Path:
+    def local_path(self, key: str, sha256: str, size: int) -> Path:
         """A verified local copy, downloaded once per content (the cache is keyed by sha256)."""
-        cached = self.cache / "objects" / sha256[:2] / sha256 / PurePosixPath(key).name
-        if cached.exists():
+        cached = self._cached(sha256, key)
+        if cached.exists() and cached.stat().st_size == size:
             return cached
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = _temporary(cached.parent, cached.name)
         try:
-            self._download(key, tmp)
+            self._call("download", key, self.api.download_file, Filename=str(tmp))
             actual = sha256_file(tmp)
             if actual != sha256:
                 from pipeline.artifacts import IntegrityError
 
                 raise IntegrityError(f"{self.url(key)}: sha256 {actual[:12]} differs from its manifest "
                                      f"({sha256[:12]}); refusing to use a changed file")
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
             os.replace(tmp, cached)
         finally:
             tmp.unlink(missing_ok=True)
         return cached
 
-    def _download(self, key: str, path: Path) -> None:
-        if not self.exists(key):
-            raise FileNotFoundError(f"{self.url(key)}: not found")
-        try:
-            self.client.get(self.url(key), str(path))
-        except Exception as exc:  # noqa: BLE001
-            raise StorageError(f"{self.url(key)}: cannot download: {exc}") from None
+    def _cached(self, sha256: str, key: str) -> Path:
+        return self.cache / "objects" / sha256[:2] / sha256 / PurePosixPath(key).name
 
     def staging(self, key: str) -> Path:
         """A fresh local directory to write an output into before it is uploaded."""
@@ -422,21 +423,32 @@ class S3Store(Store):
         tmp.mkdir()
         return tmp
 
-    def commit(self, staged: Path, key: str) -> None:
-        """Upload every file, then the manifest, only if no manifest exists there yet.
+    def commit(self, staged: Path, key: str, *, exclusive: bool = False) -> None:
+        """Upload every file under key/<attempt>/, then the manifest naming the attempt, only if
+        no manifest exists there yet.
 
-        Files uploaded by a run that died before its manifest are not an output: the next
-        run's files replace them. If the manifest is already there, another worker committed
-        the same output first and its copy stands.
+        The objects of an attempt that died before its manifest are never read (a later
+        attempt has another prefix). If a manifest is already there, another worker committed
+        the same output first and its copy stands, untouched: with `exclusive`, that is an
+        error (ConcurrentUpdate) instead.
         """
-        files = sorted(p for p in staged.rglob("*") if p.is_file() and p.name != MANIFEST)
-        for path in files:
-            self.put_file(path, join(key, str(path.relative_to(staged))))
+        if self.exists(join(key, MANIFEST)):
+            _committed_by_another(self.url(key), exclusive)
+            return
+        attempt = f"{ATTEMPT_PREFIX}{uuid.uuid4().hex[:12]}"
+        manifest = json.loads((staged / MANIFEST).read_bytes())
+        (staged / MANIFEST).write_bytes(dump_json({**manifest, "objects": attempt}))
+        for name in manifest["files"]:
+            self.put_file(staged / name, join(key, attempt, name))
         try:
             self.put_file(staged / MANIFEST, join(key, MANIFEST), only_if_absent=True)
         except ConcurrentUpdate:
-            logger.warning("%s was committed by another worker first; its copy stands", self.url(key))
-        self._cache_committed(staged, key)
+            for name in manifest["files"]:  # never read: the manifest there names another attempt
+                with contextlib.suppress(StorageError, FileNotFoundError):
+                    self._call("clean up", join(key, attempt, name), self.api.delete_object)
+            _committed_by_another(self.url(key), exclusive)
+            return
+        self._cache_committed(staged, manifest["files"])
 
     def put_file(self, path: Path, key: str, *, only_if_absent: bool = False) -> None:
         if only_if_absent:  # small (a manifest): one conditional PUT
@@ -447,11 +459,10 @@ class S3Store(Store):
         except Exception as exc:  # noqa: BLE001
             raise StorageError(f"{self.url(key)}: cannot upload: {exc}") from None
 
-    def _cache_committed(self, staged: Path, key: str) -> None:
-        """Keep the staged files as cache entries: the next task in this process reads them without a download."""
-        manifest = json.loads((staged / MANIFEST).read_bytes())
-        for name, entry in manifest["files"].items():
-            cached = self.cache / "objects" / entry["sha256"][:2] / entry["sha256"] / PurePosixPath(name).name
+    def _cache_committed(self, staged: Path, files: dict) -> None:
+        """Keep the staged files as cache entries: the next task on this host reads them without a download."""
+        for name, entry in files.items():
+            cached = self._cached(entry["sha256"], name)
             if not cached.exists():
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 with contextlib.suppress(OSError):
@@ -475,7 +486,7 @@ class S3Store(Store):
     def lock(self, key: str, *, wait: float = LOCK_WAIT, lease: float = LOCK_LEASE):
         """A lease object created only if absent. A holder that died is taken over at once when it
         ran on this host, else after its lease; the takeover is itself conditional, so one wins."""
-        me = {"host": socket.gethostname(), "pid": os.getpid(), "id": uuid.uuid4().hex}
+        me = {"host": socket.gethostname(), "pidns": _pid_namespace(), "pid": os.getpid(), "id": uuid.uuid4().hex}
         deadline = time.monotonic() + wait
         while True:
             body = dump_json({**me, "expires": time.time() + lease})
@@ -500,13 +511,32 @@ class S3Store(Store):
         try:
             yield
         finally:
-            held, etag = self.read_versioned(key)
-            if held and json.loads(held).get("id") == me["id"]:  # else our lease ran out and another took it
-                with contextlib.suppress(ConcurrentUpdate, FileNotFoundError):
-                    self._call("unlock", key, self.api.delete_object, IfMatch=etag)
+            try:
+                held, etag = self.read_versioned(key)
+                if held and json.loads(held).get("id") == me["id"]:  # else our lease ran out and another took it
+                    with contextlib.suppress(ConcurrentUpdate, FileNotFoundError):
+                        self._call("unlock", key, self.api.delete_object, IfMatch=etag)
+            except StorageError as exc:  # the lease runs out by itself; do not hide the body's outcome
+                logger.warning("could not release %s: %s", self.url(key), exc)
 
 
 def _stale(holder: dict) -> bool:
+    """A lock whose lease ran out, or whose holder ran here (same host and pid namespace) and is gone."""
     if holder.get("expires", 0) < time.time():
         return True
-    return holder.get("host") == socket.gethostname() and not pid_alive(int(holder.get("pid", -1)))
+    here = holder.get("host") == socket.gethostname() and holder.get("pidns") == _pid_namespace()
+    return here and not pid_alive(int(holder.get("pid", -1)))
+
+
+def _pid_namespace() -> str:
+    """Which pids a pid is relative to: containers sharing a hostname may not see each other's."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def _committed_by_another(url: str, exclusive: bool) -> None:
+    if exclusive:
+        raise ConcurrentUpdate(f"{url}: committed by another writer first")
+    logger.warning("%s was committed by another worker first; its copy stands", url)

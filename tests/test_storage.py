@@ -12,7 +12,7 @@ from conftest import new_bucket
 
 from pipeline.artifacts import ArtifactDir, IntegrityError
 from pipeline.registry import Registry
-from pipeline.storage import MANIFEST, ConcurrentUpdate, LocalStore, open_store
+from pipeline.storage import MANIFEST, ConcurrentUpdate, LocalStore, StorageError, _pid_namespace, open_store
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -33,8 +33,25 @@ def test_an_output_exists_once_its_manifest_is_committed(store):
     assert (output / "model.bin").read_bytes() == b"weights"
     assert output.read_json("card.json") == {"a": 1}
     assert output.manifest()["task"] == "T"
-    assert store.keys("models") == [f"models/digits/2026-01-01/abc/{name}"
-                                    for name in ("card.json", "manifest.json", "model.bin")]
+    keys = store.keys("models/digits/2026-01-01/abc")
+    assert "models/digits/2026-01-01/abc/manifest.json" in keys and len(keys) == 3
+    if not store.local:  # the files live under the attempt the manifest names; nothing overwrites them
+        attempt = output.manifest()["objects"]
+        assert {k.rsplit("/", 2)[1] for k in keys if not k.endswith("/manifest.json")} == {attempt}
+
+
+def test_a_second_commit_of_the_same_output_leaves_the_first_intact(store):
+    first, second = ArtifactDir(store, "evaluations/x"), ArtifactDir(store, "evaluations/x")
+    with first.staging() as tmp:
+        (tmp / "metrics.json").write_text('{"run": 1}')
+    with second.staging() as tmp:  # a duplicate run of the same task: its copy is dropped
+        (tmp / "metrics.json").write_text('{"run": 2}')
+    reader = ArtifactDir(store if store.local else open_store(store.root, str(store.cache) + "-fresh"),
+                         "evaluations/x")
+    assert json.loads(reader.verified("metrics.json").read_text()) == {"run": 1}
+    with pytest.raises(ConcurrentUpdate, match="committed by another writer first"), \
+            ArtifactDir(store, "evaluations/x").staging(exclusive=True) as tmp:
+        (tmp / "metrics.json").write_text('{"run": 3}')
 
 
 def test_a_failed_commit_leaves_no_output(store):
@@ -59,9 +76,9 @@ def test_a_changed_object_is_refused(s3_env, tmp_path):
     output = ArtifactDir(store, "raw/x")
     with output.staging() as tmp:
         (tmp / "data.parquet").write_bytes(b"rows")
-    store.write_bytes("raw/x/data.parquet", b"tampered")
+    store.write_bytes(f"raw/x/{output.manifest()['objects']}/data.parquet", b"tampered")
     fresh = open_store(store.root, str(tmp_path / "other-cache"))  # another host: nothing cached
-    with pytest.raises(IntegrityError, match=r"raw/x/data.parquet: sha256 .* differs from its manifest"):
+    with pytest.raises(IntegrityError, match=r"raw/x/attempt-\w+/data.parquet: sha256 .* differs from its manifest"):
         ArtifactDir(fresh, "raw/x") / "data.parquet"
 
 
@@ -108,8 +125,12 @@ def test_an_s3_lock_left_by_a_dead_process_on_this_host_is_taken_over(s3_env, tm
     dead = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
     dead.start()
     dead.join()
-    store.write_json("registry/.lock", {"host": socket.gethostname(), "pid": dead.pid, "id": "x",
-                                        "expires": time.time() + 3600})
+    holder = {"host": socket.gethostname(), "pidns": _pid_namespace(), "pid": dead.pid, "id": "x",
+              "expires": time.time() + 3600}
+    store.write_json("registry/.lock", {**holder, "pidns": "pid:[another container]"})
+    with pytest.raises(StorageError, match="still locked"), store.lock("registry/.lock", wait=1):
+        pass  # the same host name, but pids of another namespace: that pid tells nothing
+    store.write_json("registry/.lock", holder)
     started = time.monotonic()
     with store.lock("registry/.lock"):
         assert json.loads(store.read_text("registry/.lock"))["pid"] == os.getpid()
@@ -120,28 +141,45 @@ def test_an_s3_lock_left_by_a_dead_process_on_this_host_is_taken_over(s3_env, tm
 def test_a_live_s3_lock_is_waited_for(s3_env, tmp_path):
     store = open_store(f"s3://{new_bucket(s3_env)}/data", str(tmp_path / "cache"))
     store.write_json("registry/.lock", {"host": "another-host", "pid": 1, "id": "x", "expires": time.time() + 3600})
-    with pytest.raises(Exception, match="still locked by another-host pid 1 after 1s"), \
+    with pytest.raises(StorageError, match="still locked by another-host pid 1 after 1s"), \
             store.lock("registry/.lock", wait=1):
         pass
 
 
-def test_a_promotion_decided_on_a_stale_pointer_is_not_written(store, tmp_path):
-    """The production pointer is guarded: a writer whose view is out of date (its lock lease ran
-    out, say) cannot overwrite what another promotion wrote in between."""
+def register_dummies(store, registry, names):
     import joblib
     from sklearn.dummy import DummyClassifier
 
     from pipeline.artifacts import sha256_file
 
-    registry = Registry(store, "registry/ds/m", "ds", "m")
     versions = []
-    for name in ("a", "b"):
+    for name in names:
         candidate = ArtifactDir(store, f"candidates/{name}")
         with candidate.staging() as tmp:
-            joblib.dump(DummyClassifier(constant=name, strategy="constant").fit([[0], [1]], ["a", "b"]),
+            joblib.dump(DummyClassifier(constant=name, strategy="constant").fit([[0], [1]], ["a", "b", "c"][:2]),
                         tmp / "model.joblib")
         versions.append(registry.register(candidate, {"candidate_id": name, "date": "2026-01-01",
                                                       "model_sha256": sha256_file(candidate / "model.joblib")}))
+    return versions
+
+
+def test_a_version_number_taken_meanwhile_is_not_reused(store, monkeypatch):
+    """If another writer committed the number this one chose (its lock lease ran out, say), the
+    version commit fails instead of mixing the two, and the next number is taken."""
+    registry = Registry(store, "registry/ds/m", "ds", "m")
+    assert register_dummies(store, registry, ["a"]) == ["v0001"]
+    children = store.children
+    stale = iter([["v0000"]])  # the first listing misses v0001, as if read before it was committed
+    monkeypatch.setattr(store, "children", lambda key: next(stale, None) or children(key))
+    assert register_dummies(store, registry, ["b"]) == ["v0002"]
+    assert registry.card("v0001")["candidate_id"] == "a" and registry.card("v0002")["candidate_id"] == "b"
+
+
+def test_a_promotion_decided_on_a_stale_pointer_is_not_written(store, tmp_path):
+    """The production pointer is guarded: a writer whose view is out of date (its lock lease ran
+    out, say) cannot overwrite what another promotion wrote in between."""
+    registry = Registry(store, "registry/ds/m", "ds", "m")
+    versions = register_dummies(store, registry, ["a", "b"])
     registry.promote(versions[0], "first")
     stale = registry.production()
     registry.promote(versions[1], "second")  # another worker, in between

@@ -166,7 +166,10 @@ def _record_duration(task, seconds):
         record = {"task_id": task.task_id, "task": task.task_family, "params": task.to_str_params(),
                   "seconds": round(seconds, 3), "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                   "host": socket.gethostname(), "pid": os.getpid()}
-        settings.store().append(DURATIONS, json.dumps(record))
+        try:
+            settings.store().append(DURATIONS, json.dumps(record))
+        except Exception as exc:  # noqa: BLE001 - a lost timing line must not turn a success into a failure
+            logger.warning("could not record the duration of %s: %s", task, exc)
 
 
 def upstream_tasks(task) -> list[luigi.Task]:
