@@ -98,7 +98,7 @@ class ArtifactDir(luigi.Target):
         return path
 
     def read_json(self, name: str):
-        return self.manifest() if name == MANIFEST else read_json(self / name)
+        return read_json(self / name)
 
     @contextlib.contextmanager
     def staging(self, meta: dict | None = None, *, exclusive: bool = False):
