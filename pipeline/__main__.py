@@ -1,21 +1,17 @@
-"""`python -m pipeline`: the registry and predict commands (tasks run through `luigi`)."""
+"""`python -m pipeline`: the registry, predict, report, invalidate and scheduler commands.
+
+Tasks run through `luigi --module pipeline ...`; these commands read and change what they made.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 
-from pipeline import notify, settings
-from pipeline.artifacts import IntegrityError
-from pipeline.registry import Registry, RegistryError
-
-
-def _registries(dataset: str | None, model: str | None) -> list[Registry]:
-    if dataset and model:
-        return [Registry.for_model(dataset, model)]
-    store = settings.store()
-    return [Registry.for_model(d, m) for d in store.children("registry") if dataset in (None, d)
-            for m in store.children(f"registry/{d}") if model in (None, m)]
+from pipeline import settings
+from pipeline.errors import ConfigError, PipelineError, RegistryError
+from pipeline.ml.errors import MLError
+from pipeline.registry import Registry
 
 
 def _version_row(registry: Registry, version: str, status: dict) -> dict:
@@ -29,7 +25,7 @@ def _version_row(registry: Registry, version: str, status: dict) -> dict:
 
 def cmd_list(args) -> int:
     rows = []
-    for registry in _registries(args.dataset, args.model):
+    for registry in Registry.all(args.dataset, args.model):
         status = registry.statuses()
         rows += [_version_row(registry, v, status) for v in registry.versions()]
     if args.json:
@@ -81,11 +77,7 @@ def cmd_show(args) -> int:
 
 def cmd_promote(args) -> int:
     registry = Registry.for_model(args.dataset, args.model)
-    before = registry.production_version()
     registry.promote(args.version, reason=args.reason or "promoted by hand")
-    if before != args.version:
-        notify.registry_event(registry, "promoted", args.version, previous=before,
-                              reasons=[args.reason or "by hand"])
     return _report_change(args, registry, f"{registry}: {args.version} is in production")
 
 
@@ -93,7 +85,6 @@ def cmd_rollback(args) -> int:
     registry = Registry.for_model(args.dataset, args.model)
     before = registry.production_version()
     version = registry.rollback(reason=args.reason or "rolled back by hand", to=args.to)
-    notify.registry_event(registry, "rolled_back", version, previous=before, reasons=[args.reason or "by hand"])
     return _report_change(args, registry, f"{registry}: rolled back from {before} to {version}")
 
 
@@ -107,14 +98,16 @@ def _report_change(args, registry, message) -> int:
 
 
 def cmd_predict(args) -> int:
-    from pipeline.scoring import score_file
+    from pipeline.scoring import check_output_name, score_with_production, write_frame
 
-    result = score_file(args.dataset, args.model, args.input, args.output)
+    check_output_name(args.output)
+    scored, info = score_with_production(args.dataset, args.model, args.input)
+    write_frame(scored, args.output)
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps({"version": info["model_version"], "rows": info["rows"], "output": args.output}))
     else:
-        print(f"scored {result['rows']} rows with {args.dataset}/{args.model} {result['version']} "
-              f"-> {result['output']}")
+        print(f"scored {info['rows']} rows with {args.dataset}/{args.model} {info['model_version']} "
+              f"-> {args.output}")
     return 0
 
 
@@ -147,7 +140,7 @@ def cmd_invalidate(args) -> int:
     try:
         date = dt.date.fromisoformat(args.date)
     except ValueError:
-        raise settings.ConfigError(f"--date {args.date!r} is not a date (YYYY-MM-DD)") from None
+        raise ConfigError(f"--date {args.date!r} is not a date (YYYY-MM-DD)") from None
     moved = invalidate(args.task, args.dataset, args.model, date)
     for source, target in moved:
         print(f"moved {source} -> {target}")
@@ -157,22 +150,18 @@ def cmd_invalidate(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from pipeline.artifacts import ArtifactDir
     from pipeline.report import text_summary
+    from pipeline.tasks.report import RunReport
 
-    store = settings.store()
-    # reports/<dataset>/<model>/<date>/<key>/, committed (with a manifest)
-    reports = [ArtifactDir(store, key.rsplit("/", 1)[0]) for key in store.keys("reports")
-               if key.endswith("/manifest.json") and key.count("/") == 5
-               and args.dataset in (None, key.split("/")[1]) and args.model in (None, key.split("/")[2])]
+    reports = RunReport.committed(dataset=args.dataset, model=args.model)
     if not reports:
-        print(f"no run reports under {store.url('reports')} yet (TrainValidateDeploy writes them)")
+        print(f"no run reports under {settings.store().url(RunReport.stage)} yet (TrainValidateDeploy writes them)")
         return 1
-    runs = sorted(((report.read_json("run.json"), report) for report in reports),
+    runs = sorted(((report.read_json(RunReport.RUN), report) for report in reports),
                   key=lambda item: item[0]["generated_at"])
     latest, report = runs[-1]  # the run made last, whatever its --date
     history = Registry.for_model(latest["dataset"], latest["model"]).history()
-    html = str(report / "report.html")  # on S3: its verified copy in the local cache, to open in a browser
+    html = str(report / RunReport.HTML)  # on S3: its verified copy in the local cache, to open in a browser
     if args.json:
         print(json.dumps({"run": latest, "report": html, "stored_at": report.url, "history": history}, indent=2))
         return 0
@@ -228,16 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from pipeline.ml.data import DataError
-    from pipeline.ml.models import ModelSpecError
-    from pipeline.scheduler import SchedulerError
-    from pipeline.storage import ConcurrentUpdate, StorageError
-
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (settings.ConfigError, RegistryError, IntegrityError, DataError, ModelSpecError, SchedulerError,
-            StorageError, ConcurrentUpdate) as exc:
+    except (PipelineError, MLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -13,7 +13,7 @@ import datetime as dt
 import luigi
 
 from pipeline import settings
-from pipeline.settings import ConfigError
+from pipeline.errors import ConfigError
 
 
 def affected(family: str, dataset: str, model: str, date: dt.date) -> list[luigi.Task]:

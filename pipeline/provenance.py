@@ -34,3 +34,8 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("-dirty" if dirty else "")
+
+
+def provenance() -> dict:
+    """What a model card records about the software that made it."""
+    return {"packages": package_versions(), "code_version": git_commit()}

@@ -6,77 +6,73 @@
         history.jsonl                                      (one event a line, appended)
         .lock
 
-The same on local disk and on S3 (pipeline/storage.py): there the lock is a lease object and
-production.json is written only if it still holds what the writer read, so two concurrent
-promotions cannot interleave even if a lease runs out. Every model load goes through
-`load_model`, which refuses a file whose sha256 differs from the one recorded when it was trained.
+Persistence and model loading only: what to promote is decided in pipeline/ml/gate.py and
+carried out by pipeline/deployment.py. The same on local disk and on S3 (pipeline/storage):
+there the lock is a lease object and production.json is written only if it still holds what
+the writer read, so two concurrent promotions cannot interleave even if a lease runs out.
+Every model load goes through `load_model`, which refuses a file whose sha256 differs from the
+one recorded when it was trained. Every change a person should hear about (promoted, rejected,
+rolled back) is recorded by `_record`, which also sends its alert.
 """
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import re
 import shutil
 from pathlib import Path
 
-from pipeline.artifacts import MANIFEST, ArtifactDir, IntegrityError, read_json, sha256_file, write_json
+from pipeline import notify
+from pipeline.artifacts import ArtifactDir
+from pipeline.errors import ConcurrentUpdate, RegistryError
+from pipeline.formats import dump_json, now, read_json, write_json
 from pipeline.settings import check_name, store
-from pipeline.storage import ConcurrentUpdate, Store, join
+from pipeline.storage import MANIFEST, Store, check_sha256, join
 
 MODEL_FILE = "model.joblib"
 CARD_FILE = "card.json"
-TRAIN_ROWS_FILE = "train_rows.npy"
+TRAIN_ROWS_FILE = "train_rows.npy"  # a hash of each training row, for the gate's comparison rows
 POINTER = "production.json"
 HISTORY = "history.jsonl"
 VERSION_PATTERN = re.compile(r"v\d{4,}")
-
-
-class RegistryError(RuntimeError):
-    """A registry operation that cannot be done as asked; the message says why."""
-
-
-class SmokeTestFailed(RegistryError):
-    """A promoted model failed its smoke test; production went back to what it was before."""
-
-    def __init__(self, message: str, *, version: str, restored: str | None, rolled_back: bool):
-        super().__init__(message)
-        self.version, self.restored, self.rolled_back = version, restored, rolled_back
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+ALERTED = ("promoted", "rejected", "rolled_back")
 
 
 def load_model(path: Path, expected_sha256: str):
     """Load a joblib model only if its bytes are the ones its card recorded."""
     import joblib
 
-    path = Path(path)
-    if not path.exists():
-        raise IntegrityError(f"{path}: model file is missing")
-    actual = sha256_file(path)
-    if actual != expected_sha256:
-        raise IntegrityError(f"{path}: sha256 {actual[:12]} differs from its card ({expected_sha256[:12]}); "
-                             "refusing to load a changed model")
+    check_sha256(path, expected_sha256, name=str(path), recorded_in="card", refusing="to load a changed model")
     return joblib.load(path)
 
 
 def load_trained(model_dir: ArtifactDir):
     """(model, card) of a TrainModel output, the model checked against its card."""
-    card = read_json(model_dir / CARD_FILE)
+    card = model_dir.read_json(CARD_FILE)
     return load_model(model_dir / MODEL_FILE, card["model_sha256"]), card
 
 
 class Registry:
-    def __init__(self, store: Store, key: str, dataset: str, model: str):
-        self.store, self.key, self.dataset, self.model = store, key, dataset, model
+    """One dataset/model's registry. `task_id`: the task acting on it, linked from its alerts."""
+
+    def __init__(self, store: Store, key: str, dataset: str, model: str, *, task_id: str | None = None):
+        self.store, self.key, self.dataset, self.model, self.task_id = store, key, dataset, model, task_id
+        self._lock_depth = 0
 
     @classmethod
-    def for_model(cls, dataset: str, model: str) -> Registry:
+    def for_model(cls, dataset: str, model: str, *, task_id: str | None = None) -> Registry:
         check_name("dataset", dataset)
         check_name("model", model)
-        return cls(store(), join("registry", dataset, model), dataset, model)
+        return cls(store(), join("registry", dataset, model), dataset, model, task_id=task_id)
+
+    @classmethod
+    def all(cls, dataset: str | None = None, model: str | None = None) -> list[Registry]:
+        """Every registry in data_dir, or those of one dataset and/or model."""
+        if dataset and model:
+            return [cls.for_model(dataset, model)]
+        artifacts = store()
+        return [cls.for_model(d, m) for d in artifacts.children("registry") if dataset in (None, d)
+                for m in artifacts.children(join("registry", d)) if model in (None, m)]
 
     def __str__(self) -> str:
         return f"{self.dataset}/{self.model}"
@@ -138,6 +134,14 @@ class Registry:
             status[live] = "production"
         return status
 
+    def smoke_failure(self, version: str) -> str | None:
+        """Why `version` was rolled back after a failed smoke test, if it ever was."""
+        for event in reversed(self.history()):
+            if event["event"] == "rolled_back" and event.get("cause") == "smoke_test" \
+                    and event.get("previous") == version:
+                return event["reason"]
+        return None
+
     def load(self, version: str):
         card = self.card(version)
         return load_model(self.version_dir(version) / MODEL_FILE, card["model_sha256"])
@@ -162,10 +166,22 @@ class Registry:
 
     @contextlib.contextmanager
     def locked(self, create: bool = False):
+        """Hold the registry's lock; re-entrant, so a deployment can hold it across several writes."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
         if not create and not self.store.keys(self.key):
             raise RegistryError(f"{self}: no such registry (nothing was ever deployed for it)")
         with self.store.lock(self._at(".lock")):
-            yield
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
 
     def register(self, model_dir: ArtifactDir, card: dict) -> str:
         """Add a version holding a trained model's files, or return the one it already has.
@@ -175,84 +191,28 @@ class Registry:
         `invalidate`, say) is a new version.
         """
         # a model changed since training must not become an immutable version
-        actual = sha256_file(model_dir / MODEL_FILE)
-        if actual != card["model_sha256"]:
-            raise IntegrityError(f"{model_dir.url}/{MODEL_FILE}: sha256 {actual[:12]} differs from its card "
-                                 f"({card['model_sha256'][:12]}); refusing to register a changed model")
+        check_sha256(model_dir / MODEL_FILE, card["model_sha256"], name=f"{model_dir.url}/{MODEL_FILE}",
+                     recorded_in="card", refusing="to register a changed model")
         with self.locked(create=True):
             self._reconcile()
             for version in self.versions():
                 if self.card(version)["model_sha256"] == card["model_sha256"]:
-                    return version  # the same model: a re-run after a crash, or reused on unchanged data
+                    return version
             for _ in range(10):
                 # numbered past any leftover of a version whose commit a crash cut short
                 numbers = [int(name[1:]) for name in self.store.children(self.key) if VERSION_PATTERN.fullmatch(name)]
                 version = f"v{max(numbers, default=0) + 1:04d}"
-                versioned = {**card, "version": version, "registered_at": now()}
                 try:
                     with self.version_dir(version).staging(exclusive=True) as tmp:
                         for name in (MODEL_FILE, TRAIN_ROWS_FILE):
                             if model_dir.listed(name):
                                 shutil.copyfile(model_dir / name, tmp / name)
-                        write_json(tmp / CARD_FILE, versioned)
+                        write_json(tmp / CARD_FILE, {**card, "version": version, "registered_at": now()})
                 except ConcurrentUpdate:
                     continue  # another writer (whose lock lease ran out) took this number: take the next
-                self._append({"event": "registered", "version": version, "candidate_id": card["candidate_id"]})
+                self._record({"event": "registered", "version": version, "candidate_id": card["candidate_id"]})
                 return version
             raise RegistryError(f"{self}: could not number a new version; too many concurrent writers")
-
-    def deploy(self, model_dir: ArtifactDir, card: dict, verdict: dict, smoke_test=None) -> dict:
-        """Register a candidate; promote it if the gate passed, else record it as rejected.
-
-        A candidate trained on an older date than production (a backfill) is registered but
-        never replaces the newer live model on its own. After a promotion, `smoke_test(version)`
-        (a problem description, or None) checks the live model; on a problem production goes
-        back to what it was and SmokeTestFailed is raised. A version that failed its smoke test
-        once is not promoted again automatically.
-        """
-        before = self.production_version()
-        version = self.register(model_dir, card)
-        pointer = self.production()
-        if before == version and pointer.get("event", {}).get("event") == "promoted" \
-                and self.card(version)["candidate_id"] == card["candidate_id"]:
-            before = pointer["event"]["previous"]  # this candidate's own promotion, before a crash
-        failed_before = self.smoke_failure(version)
-        if failed_before:
-            raise SmokeTestFailed(f"{self} {version} failed its smoke test before ({failed_before}); "
-                                  f"production stays {before}; promote it by hand once fixed",
-                                  version=version, restored=before, rolled_back=False)
-        reasons = list(verdict["reasons"])
-        promote = verdict["passed"]
-        if promote and before and before != version and self.card(before)["date"] > card["date"]:
-            promote = False
-            reasons = [f"trained on {card['date']} data, older than production {before} "
-                       f"({self.card(before)['date']}): not promoted automatically"]
-        if promote and version == before:
-            reasons.append(f"{version} (the same model) is already in production")
-        if promote:
-            self.promote(version, reason="; ".join(reasons))
-            problem = smoke_test(version) if smoke_test else None
-            if problem:
-                restored = self.retract(version, f"smoke test failed: {problem}")
-                raise SmokeTestFailed(f"{self} {version} failed its smoke test after promotion: {problem}; "
-                                      f"production rolled back to {restored or 'nothing'}",
-                                      version=version, restored=restored, rolled_back=True)
-        else:
-            if version == before:  # a stricter gate re-ran over the live candidate
-                reasons.append(f"{version} is the live version and stays in production; "
-                               "roll back by hand if it should not")
-            self.reject(version, reasons)
-        return {"decision": "promoted" if promote else "rejected", "version": version,
-                "reasons": reasons, "production_before": before,
-                "production_after": self.production_version()}
-
-    def smoke_failure(self, version: str) -> str | None:
-        """Why `version` was rolled back after a failed smoke test, if it ever was."""
-        for event in reversed(self.history()):
-            if event["event"] == "rolled_back" and event.get("cause") == "smoke_test" \
-                    and event.get("previous") == version:
-                return event["reason"]
-        return None
 
     def promote(self, version: str, reason: str) -> None:
         with self.locked():
@@ -272,7 +232,7 @@ class Registry:
             last = next((e for e in reversed(self.history()) if e.get("version") == version), None)
             if last and last["event"] == "rejected" and last["reasons"] == reasons:
                 return  # a re-run after a crash: already recorded
-            self._append({"event": "rejected", "version": version, "reasons": reasons})
+            self._record({"event": "rejected", "version": version, "reasons": reasons})
 
     def rollback(self, reason: str, to: str | None = None) -> str:
         """Make the previous production version (or `to`) live again; return it."""
@@ -313,7 +273,7 @@ class Registry:
             return to
 
     def _set_production(self, event: dict, previous: list[str], *, replacing: dict | None) -> None:
-        """Replace production.json in one write, then log the event that changed it.
+        """Replace production.json in one write, then record the event that changed it.
 
         The write happens only if the pointer is still `replacing`, the one this change was
         decided on (else ConcurrentUpdate, and nothing changes). The pointer carries its own
@@ -324,26 +284,34 @@ class Registry:
         current, token = self.store.read_versioned(self._at(POINTER))
         if (json.loads(current) if current is not None else None) != replacing:
             raise ConcurrentUpdate(f"{self.store.url(self._at(POINTER))}: changed by another writer; not overwritten")
-        self.store.write_json(self._at(POINTER), {"version": event["version"], "previous": previous,
-                                                  "since": event["at"], "reason": event["reason"], "event": event},
-                              expect=token)
-        self._append(event)
+        pointer = {"version": event["version"], "previous": previous, "since": event["at"], "reason": event["reason"],
+                   "event": event}
+        self.store.compare_and_swap(self._at(POINTER), dump_json(pointer), token)
+        self._record(event)
 
     def _reconcile(self) -> None:
-        """Log what a crash between a write and its history line left unlogged (call under the lock)."""
+        """Record what a crash between a write and its history line left unrecorded (under the lock)."""
         history = self.history()
         registered = {e["version"] for e in history if e["event"] == "registered"}
         for version in self.versions():
             if version not in registered:
-                card = read_json(self.version_dir(version) / CARD_FILE)
-                self._append({"event": "registered", "version": version, "candidate_id": card["candidate_id"],
+                card = self.version_dir(version).read_json(CARD_FILE)
+                self._record({"event": "registered", "version": version, "candidate_id": card["candidate_id"],
                               "at": card["registered_at"]})
         pointer = self.production()
         if pointer and "event" in pointer:
             logged = [e for e in history if e["event"] in ("promoted", "rolled_back")]
             if not logged or logged[-1].get("at") != pointer["event"]["at"] \
                     or logged[-1]["version"] != pointer["version"]:
-                self._append(pointer["event"])
+                self._record(pointer["event"])
+
+    def _record(self, event: dict) -> None:
+        """Append an event to the history; alert the ones a person should hear about."""
+        self._append(event)
+        if event["event"] in ALERTED:
+            previous = self.production_version() if event["event"] == "rejected" else event.get("previous")
+            notify.registry_event(self, event["event"], event["version"], previous=previous,
+                                  reasons=event.get("reasons") or [event["reason"]], task_id=self.task_id)
 
     def _append(self, event: dict) -> None:
         line = json.dumps({"at": now(), "dataset": self.dataset, "model": self.model, **event}, default=str)

@@ -22,7 +22,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from pipeline.artifacts import write_json
+from pipeline.errors import SchedulerError
+from pipeline.formats import now, write_json
 from pipeline.settings import store
 from pipeline.storage import pid_alive
 
@@ -30,14 +31,9 @@ DEFAULT_PORT = 8082  # Luigi's default: workers find it without --scheduler-port
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # luigid is never behind a proxy
 
 
-class SchedulerError(RuntimeError):
-    """luigid could not be started, stopped or reached; the message says why."""
-
-
 def home() -> Path:
     """luigid's own state is local to its host: data_dir/luigid, or the cache dir with an s3:// data_dir."""
-    artifacts = store()
-    return (artifacts.path("luigid") if artifacts.local else artifacts.cache / "luigid").resolve()
+    return store().host_dir("luigid").resolve()
 
 
 def server_info() -> dict | None:
@@ -82,7 +78,7 @@ def start(address: str = "127.0.0.1", port: int = DEFAULT_PORT, wait: float = 30
     with open(root / "logs" / "luigid.out", "ab") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)  # not killed with the shell that started it
-    info = {"pid": process.pid, "address": address, "port": port, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    info = {"pid": process.pid, "address": address, "port": port, "started": now()}
     deadline = time.time() + wait
     while not _listening(address, port):
         if process.poll() is not None or time.time() > deadline:

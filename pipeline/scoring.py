@@ -1,10 +1,12 @@
-"""Scoring a file with the production model (`python -m pipeline predict`)."""
+"""Scoring new rows with the production model: `python -m pipeline predict`, BatchPredict, the smoke test."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.ml.data import DataError, name_list
+from pipeline.ml.errors import DataError
 from pipeline.registry import Registry
+from pipeline.settings import dataset_spec
+from pipeline.storage import write_atomically
 
 OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
@@ -12,6 +14,8 @@ OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 def check_input(frame, card: dict, label: str) -> None:
     """The columns a model needs are there, numeric where it was fitted on numbers."""
     import pandas as pd
+
+    from pipeline.ml.data import name_list
 
     missing = [name for name in card["features"] if name not in frame.columns]
     if missing:
@@ -26,6 +30,7 @@ def check_input(frame, card: dict, label: str) -> None:
 
 def score_frame(frame, model, card: dict, label: str):
     """Input rows plus a `prediction` column (and class probabilities)."""
+    from pipeline.ml.data import name_list
     from pipeline.ml.metrics import predict_frame
 
     check_input(frame, card, label)
@@ -36,29 +41,29 @@ def score_frame(frame, model, card: dict, label: str):
     return frame.join(predictions)
 
 
-def score_file(dataset: str, model: str, input_path: str, output_path: str) -> dict:
-    """Score a CSV or Parquet file with the production model; write CSV or Parquet by suffix."""
+def score_with_production(dataset: str, model: str, location: str):
+    """(scored rows, info) of a CSV or Parquet file (a path or an s3:// or http(s) URL), scored by the
+    production model. Each row gets `prediction`, class probabilities and `model_version`; info
+    names the version, the input (with its sha256) and the number of rows."""
     from pipeline.sources import read_source
-
-    output = Path(output_path)
-    if output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise DataError(f"{output}: the output name must end in .parquet or .csv")
-    from pipeline.settings import dataset_spec
 
     version, estimator, card = Registry.for_model(dataset, model).load_production()
     spec = dataset_spec(dataset)  # files to score are written like the dataset's source
-    frame, _ = read_source(str(input_path), sep=spec.get("sep"), na_values=spec.get("na_values"))
-    scored = score_frame(frame, estimator, card, str(input_path))
-    scored["model_version"] = version
-    write_frame(scored, output)
-    return {"version": version, "rows": len(scored), "output": str(output)}
+    frame, source = read_source(location, sep=spec.get("sep"), na_values=spec.get("na_values"))
+    scored = score_frame(frame, estimator, card, location).assign(model_version=version)
+    return scored, {"model_version": version, "input": source, "rows": len(scored)}
+
+
+def check_output_name(path: Path) -> None:
+    if Path(path).suffix.lower() not in OUTPUT_SUFFIXES:
+        raise DataError(f"{path}: the output name must end in .parquet or .csv")
 
 
 def write_frame(frame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Write rows as CSV or Parquet (by the name's suffix) in one step: a reader never sees half a file."""
+    path = Path(path)
+    check_output_name(path)
     if path.suffix.lower() == ".csv":
-        frame.to_csv(tmp, index=False)
+        write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
     else:
-        frame.to_parquet(tmp, index=False)
-    tmp.replace(path)
+        write_atomically(path, lambda tmp: frame.to_parquet(tmp, index=False))

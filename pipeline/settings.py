@@ -15,7 +15,9 @@ from pathlib import Path
 
 import luigi
 
+from pipeline.errors import ConfigError
 from pipeline.ml.gate import ALL_METRICS, GATE_OPTIONS, METRICS
+from pipeline.storage import is_s3, open_store
 
 DEFAULT_DATASET = "digits"
 DEFAULT_MODEL = "logreg"
@@ -23,10 +25,6 @@ PROBLEMS = ("classification", "regression", "clustering")
 COLUMN_TYPES = ("numeric", "integer", "string", "boolean")
 # Names become folder names under data_dir: no separators, no dots, nothing that climbs out.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-
-
-class ConfigError(ValueError):
-    """The configuration is wrong; the message names the file and key."""
 
 
 class pipeline(luigi.Config):  # noqa: N801  (luigi names a Config class after its cfg section)
@@ -39,9 +37,7 @@ class pipeline(luigi.Config):  # noqa: N801  (luigi names a Config class after i
 
 
 def store():
-    """The artifact store of data_dir (pipeline/storage.py)."""
-    from pipeline.storage import open_store
-
+    """The artifact store of data_dir (pipeline/storage)."""
     return open_store(pipeline().data_dir, pipeline().cache_dir)
 
 
@@ -52,7 +48,7 @@ def incoming_location(dataset: str, date) -> str:
         relative = pattern.format(dataset=check_name("dataset", dataset), date=date)
     except (KeyError, IndexError, ValueError) as exc:
         raise ConfigError(f"[pipeline] incoming = {pattern!r}: use only {{dataset}} and {{date}} ({exc})") from None
-    if relative.startswith("s3://") or Path(relative).is_absolute():
+    if is_s3(relative) or Path(relative).is_absolute():
         return relative
     return store().url(relative)
 

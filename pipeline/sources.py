@@ -13,8 +13,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pipeline.ml.data import DataError, duplicate_columns, fingerprint_frame
-from pipeline.storage import is_url, read_file
+from pipeline.ml.errors import DataError
+from pipeline.storage import is_http, is_s3, read_file
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +41,16 @@ def read_table(source: str, *, sep: str | None = None, na_values: list[str] | No
     if source.startswith("sklearn:"):
         import pyarrow as pa
 
+        from pipeline.ml.data import fingerprint_frame
+
         frame = _read_sklearn(source)
         fingerprint = fingerprint_frame(frame)
         info = {"source": source, "sha256": fingerprint, "bytes": None, "fingerprint": fingerprint}
         return pa.Table.from_pandas(frame, preserve_index=False), info
-    if urlparse(source).scheme in ("http", "https"):
+    if is_http(source):
         payload = fetch_url(source)
         name = urlparse(source).path
-    elif is_url(source):
+    elif is_s3(source):
         try:
             payload = read_file(source)
         except FileNotFoundError:
@@ -87,6 +89,8 @@ def parse_table(payload: bytes, *, name: str, label: str, sep: str | None = None
                 na_values: list[str] | None = None):
     """Parse CSV or Parquet bytes (by file suffix) into an Arrow table, refusing what cannot be trusted."""
     import pyarrow as pa
+
+    from pipeline.ml.data import duplicate_columns
 
     if not payload:
         raise DataError(f"{label}: the file is empty")

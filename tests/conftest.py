@@ -317,3 +317,36 @@ def webhook(monkeypatch):
     monkeypatch.setenv("PIPELINE_WEBHOOK_URL", hook.url)
     yield hook
     hook.close()
+
+
+# ---------------------------------------------------------------- a registry of small real models
+
+@pytest.fixture
+def registry(tmp_path):
+    """A registry in a local store under tmp_path; `registry.root` is its folder."""
+    from pipeline.registry import Registry
+    from pipeline.storage import LocalStore
+
+    registry = Registry(LocalStore(tmp_path), "registry/ds/m", "ds", "m")
+    registry.root = tmp_path / "registry" / "ds" / "m"
+    return registry
+
+
+@pytest.fixture
+def make_candidate(tmp_path):
+    """(model dir, card) for a real fitted model; C makes each candidate's bytes differ."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    from pipeline.artifacts import ArtifactDir
+    from pipeline.storage import LocalStore, sha256_file
+
+    def make(candidate_id: str, C: float = 1.0, date: str = "2026-01-01"):
+        model = LogisticRegression(C=C).fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+        candidate = ArtifactDir(LocalStore(tmp_path), f"candidates/{candidate_id}")
+        with candidate.staging() as tmp:
+            joblib.dump(model, tmp / "model.joblib")
+        card = {"candidate_id": candidate_id, "model_sha256": sha256_file(candidate / "model.joblib"),
+                "metrics": {"C": C}, "date": date}
+        return candidate, card
+    return make

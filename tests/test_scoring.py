@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from pipeline.ml.data import DataError
+from pipeline.ml.errors import DataError
 from pipeline.ml.models import fit_model
 from pipeline.scoring import score_frame
 

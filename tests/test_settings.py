@@ -7,7 +7,8 @@ import luigi.configuration
 import pytest
 
 from pipeline import settings
-from pipeline.settings import ConfigError, check_name, dataset_spec, gate_spec, load_config, model_spec
+from pipeline.errors import ConfigError
+from pipeline.settings import check_name, dataset_spec, gate_spec, load_config, model_spec
 
 # A minimal valid dataset; tests append one bad line to it.
 CHURN = """

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.ml.data import DataError
+from pipeline.ml.errors import DataError
 from pipeline.sources import fetch_url, parse_bytes, read_source
 
 CSV = b"age,plan,score\n31,basic,1.5\n45,,\n,pro,2.5\n"

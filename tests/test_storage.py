@@ -10,9 +10,11 @@ import time
 import pytest
 from conftest import new_bucket
 
-from pipeline.artifacts import ArtifactDir, IntegrityError
+from pipeline.artifacts import ArtifactDir
+from pipeline.errors import ConcurrentUpdate, IntegrityError, StorageError
 from pipeline.registry import Registry
-from pipeline.storage import MANIFEST, ConcurrentUpdate, LocalStore, StorageError, _pid_namespace, open_store
+from pipeline.storage import MANIFEST, LocalStore, open_store, sha256_file
+from pipeline.storage.s3 import _pid_namespace
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -35,7 +37,7 @@ def test_an_output_exists_once_its_manifest_is_committed(store):
     assert output.manifest()["task"] == "T"
     keys = store.keys("models/digits/2026-01-01/abc")
     assert "models/digits/2026-01-01/abc/manifest.json" in keys and len(keys) == 3
-    if not store.local:  # the files live under the attempt the manifest names; nothing overwrites them
+    if not isinstance(store, LocalStore):  # files live under the attempt the manifest names; none is overwritten
         attempt = output.manifest()["objects"]
         assert {k.rsplit("/", 2)[1] for k in keys if not k.endswith("/manifest.json")} == {attempt}
 
@@ -46,8 +48,8 @@ def test_a_second_commit_of_the_same_output_leaves_the_first_intact(store):
         (tmp / "metrics.json").write_text('{"run": 1}')
     with second.staging() as tmp:  # a duplicate run of the same task: its copy is dropped
         (tmp / "metrics.json").write_text('{"run": 2}')
-    reader = ArtifactDir(store if store.local else open_store(store.root, str(store.cache) + "-fresh"),
-                         "evaluations/x")
+    fresh = store if isinstance(store, LocalStore) else open_store(store.root, str(store.cache) + "-fresh")
+    reader = ArtifactDir(fresh, "evaluations/x")
     assert json.loads(reader.verified("metrics.json").read_text()) == {"run": 1}
     with pytest.raises(ConcurrentUpdate, match="committed by another writer first"), \
             ArtifactDir(store, "evaluations/x").staging(exclusive=True) as tmp:
@@ -83,13 +85,13 @@ def test_a_changed_object_is_refused(s3_env, tmp_path):
 
 
 def test_a_conditional_write_refuses_a_stale_read(store):
-    store.write_bytes("registry/p.json", b"one", expect=None)  # create only if absent
+    store.create("registry/p.json", b"one")  # only if absent
     with pytest.raises(ConcurrentUpdate):
-        store.write_bytes("registry/p.json", b"again", expect=None)
+        store.create("registry/p.json", b"again")
     _, token = store.read_versioned("registry/p.json")
-    store.write_bytes("registry/p.json", b"two", expect=token)
+    store.compare_and_swap("registry/p.json", b"two", token)
     with pytest.raises(ConcurrentUpdate):
-        store.write_bytes("registry/p.json", b"three", expect=token)  # read before "two" was written
+        store.compare_and_swap("registry/p.json", b"three", token)  # read before "two" was written
     assert store.read_bytes("registry/p.json") == b"two"
 
 
@@ -108,7 +110,7 @@ def _count_under_lock(root: str, cache: str, rounds: int, endpoint: str | None) 
 def test_lock_and_append_hold_across_processes(store, tmp_path):
     """Read-modify-write under the lock from three processes loses no update; appends lose no line."""
     context = multiprocessing.get_context("spawn")  # fresh processes, as on other hosts
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") if not store.local else None
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") if not isinstance(store, LocalStore) else None
     workers = [context.Process(target=_count_under_lock, args=(store.root, str(tmp_path / f"c{i}"), 15, endpoint))
                for i in range(3)]
     for worker in workers:
@@ -149,8 +151,6 @@ def test_a_live_s3_lock_is_waited_for(s3_env, tmp_path):
 def register_dummies(store, registry, names):
     import joblib
     from sklearn.dummy import DummyClassifier
-
-    from pipeline.artifacts import sha256_file
 
     versions = []
     for name in names:

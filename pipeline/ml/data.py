@@ -16,10 +16,6 @@ NUMERIC_TEXT_SHARE = 0.95
 MAX_ABS = 1e150
 
 
-class DataError(ValueError):
-    """Data a user supplied is unusable; the message says where and why, in one line."""
-
-
 def fingerprint_frame(frame: pd.DataFrame) -> str:
     """sha256 of a frame's content: column names, dtypes and values, not the file it came from."""
     digest = hashlib.sha256()

@@ -91,3 +91,64 @@ def _no_regression(metric, candidate, production, tolerance, version):
         "reason": f"{metric} {candidate:.4f} vs production {version} {production:.4f}: "
                   f"{relation} tolerance {tolerance}" + (f" (worse by {worse_by:.4f})" if not ok else ""),
     }
+
+
+# ---------------------------------------------------------------- champion / challenger rows
+
+def comparison_rows(rows, *, production_version: str, production_features, production_train_rows, fit_on: str):
+    """(rows, note): the test rows to score production and the candidate on, and how they were chosen.
+
+    The rows production was not fitted on: when the data grows between dates, rows trade sides
+    of the split, and production would otherwise be graded on rows it learned. `rows` is None
+    when production cannot be compared (the note says why), so the gate applies the floors only.
+    """
+    from pipeline.ml.data import name_list, unseen_rows
+
+    missing = [c for c in production_features if c not in rows.columns]
+    if missing:
+        # the columns changed since production was trained: refusing every candidate from now on
+        # would leave the pipeline stuck
+        return None, f"production {production_version} needs column(s) today's data lacks ({name_list(missing)}): " \
+                     "floors only"
+    if fit_on == "train" and production_train_rows is not None:
+        rows = unseen_rows(rows, production_train_rows)
+    if rows.empty:
+        return None, f"production {production_version} was fitted on every test row: not compared"
+    return rows, f"compared with production {production_version} on {len(rows)} test rows it was not fitted on"
+
+
+# ---------------------------------------------------------------- deployment
+
+def decide_deployment(verdict: dict, candidate: dict, production: dict | None, *,
+                      smoke_failure: str | None = None) -> dict:
+    """What to do with a registered candidate, given the gate's verdict and what is live.
+
+    `candidate` and `production` are registry cards (version, date). Returns {"action", "reasons"}:
+    "promote", "reject" (recorded as rejected; production stays), or "refuse" (nothing changes and
+    the deployment fails: this version failed its smoke test once and is promoted only by hand).
+    """
+    version = candidate["version"]
+    live = production["version"] if production else None
+    if smoke_failure:
+        return {"action": "refuse", "reasons": [f"{version} failed its smoke test before ({smoke_failure})"]}
+    reasons = list(verdict["reasons"])
+    if not verdict["passed"]:
+        if version == live:  # a stricter gate re-ran over the live candidate
+            reasons.append(f"{version} is the live version and stays in production; roll back by hand if it should not")
+        return {"action": "reject", "reasons": reasons}
+    if version == live:
+        return {"action": "promote", "reasons": [*reasons, f"{version} (the same model) is already in production"]}
+    if production and production["date"] > candidate["date"]:  # a backfill never replaces newer data's model
+        return {"action": "reject", "reasons": [f"trained on {candidate['date']} data, older than production {live} "
+                                                f"({production['date']}): not promoted automatically"]}
+    return {"action": "promote", "reasons": reasons}
+
+
+def smoke_check(expected, actual) -> str | None:
+    """What is wrong with the live model's predictions of held-out rows, against the evaluation's."""
+    from pipeline.ml.metrics import same_predictions
+
+    differ = len(expected) - same_predictions(expected, actual)
+    if differ:
+        return f"{differ} of {len(expected)} held-out predictions differ from the candidate's evaluation"
+    return None

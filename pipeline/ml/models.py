@@ -7,14 +7,11 @@ import pandas as pd
 from sklearn.base import is_classifier, is_clusterer, is_regressor
 from sklearn.pipeline import Pipeline
 
+from pipeline.ml.errors import ModelSpecError
 from pipeline.ml.features import build_preprocessor
 
 # Estimators from these modules split on raw values; scaling adds nothing but time.
 _UNSCALED_MODULES = ("sklearn.ensemble", "sklearn.tree")
-
-
-class ModelSpecError(ValueError):
-    """A model spec names an estimator or parameters that cannot be used."""
 
 
 def estimator_class(path: str):

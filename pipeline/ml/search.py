@@ -28,7 +28,8 @@ def cross_validate(spec: dict, X, y, kind: str, *, folds: int, seed: int) -> dic
     """
     from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
 
-    from pipeline.ml.models import ModelSpecError, build_model
+    from pipeline.ml.errors import ModelSpecError
+    from pipeline.ml.models import build_model
 
     if kind not in CV_SCORING:
         raise ModelSpecError(f"a search grid needs a classification or regression problem, not {kind}")
@@ -44,3 +45,9 @@ def cross_validate(spec: dict, X, y, kind: str, *, folds: int, seed: int) -> dic
 def best_point(results: list[dict]) -> dict:
     """The result with the highest mean CV score; on a tie, the first in grid order."""
     return max(results, key=lambda result: result["cv"]["mean"])
+
+
+def search_summary(results: list[dict], folds: int) -> dict:
+    """What a model card says about its search: every point's scores, and the winner."""
+    return {"scoring": results[0]["cv"]["scoring"], "folds": folds, "points": results,
+            "best": best_point(results)["point"]}

@@ -1,7 +1,9 @@
 """Luigi wiring only: requires / output / run. The ML lives in pipeline.ml."""
-from pipeline.tasks.deploy import DeployModel, ValidateModel
+from pipeline.tasks import events  # noqa: F401  (the FAILED / MISSING DATA lines, alerts, durations)
+from pipeline.tasks.deploy import DeployModel
 from pipeline.tasks.evaluate import EvaluateModel
 from pipeline.tasks.flows import TrainValidateDeploy
+from pipeline.tasks.gate import ValidateModel
 from pipeline.tasks.ingest import IngestData
 from pipeline.tasks.predict import BatchPredict, IncomingData, ProductionModel
 from pipeline.tasks.report import RunReport

@@ -2,7 +2,8 @@
 
 An output lives at  data_dir/<stage>/<dataset>[/<model>]/<date>/<key>/  where <key> hashes the
 config that shaped it together with the keys of the tasks it depends on, so editing a model's
-params re-runs training and what follows, and never reuses a stale artifact.
+params re-runs training and what follows, and never reuses a stale artifact. `output()` builds
+that layout and `committed()` reads it back; nothing else knows it.
 
 No pandas or scikit-learn at module level: `luigi --module pipeline` imports this on every run,
 including the ones that find everything complete.
@@ -11,18 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
-import os
-import socket
 
 import luigi
 
-from pipeline import notify, settings
+from pipeline import settings
 from pipeline.artifacts import ArtifactDir
-from pipeline.storage import join
-
-logger = logging.getLogger("pipeline")
-DURATIONS = "runs/durations.jsonl"
+from pipeline.storage import MANIFEST, join
 
 
 class NameParameter(luigi.Parameter):
@@ -42,6 +37,7 @@ class PipelineTask(luigi.Task):
     date = luigi.DateParameter(default=dt.date.today(), description="the run's partition (default: today)")
 
     stage: str  # folder under data_dir
+    partition_by = ("dataset",)  # the parameters naming the folders between the stage and the date
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):
@@ -52,8 +48,9 @@ class PipelineTask(luigi.Task):
         """The config that shapes this task's own output (hashed into its path)."""
         return {}
 
-    def partition(self) -> list[str]:
-        return [self.dataset]
+    def data_spec(self) -> dict:
+        """The dataset's entry in pipeline.toml."""
+        return settings.dataset_spec(self.dataset)
 
     def key_requires(self):
         """The upstream tasks whose output shapes this one's (default: all it requires)."""
@@ -74,7 +71,21 @@ class PipelineTask(luigi.Task):
         return done
 
     def output(self) -> ArtifactDir:
-        return ArtifactDir(settings.store(), join(self.stage, *self.partition(), str(self.date), self.config_key()))
+        partition = [getattr(self, name) for name in self.partition_by]
+        return ArtifactDir(settings.store(), join(self.stage, *partition, str(self.date), self.config_key()))
+
+    @classmethod
+    def committed(cls, **partition: str | None) -> list[ArtifactDir]:
+        """Every committed output of this task family, or those of one dataset (and model)."""
+        store = settings.store()
+        depth = len(cls.partition_by) + 2  # the partition folders, the date, the config key
+        found = []
+        for key in store.keys(cls.stage):
+            parts = key.split("/")[1:]
+            if len(parts) == depth + 1 and parts[-1] == MANIFEST and all(
+                    partition.get(name) in (None, value) for name, value in zip(cls.partition_by, parts)):
+                found.append(ArtifactDir(store, key.rsplit("/", 1)[0]))
+        return found
 
     def commit(self, **meta):
         """Context manager: a directory to write into, manifested and moved into place on success."""
@@ -105,14 +116,6 @@ class PipelineTask(luigi.Task):
         settings.store().write_json(self._reuse_entry(), {"output": self.output().key, "task": self.task_id})
 
 
-class ModelTask(PipelineTask):
-    model = NameParameter("model", default=settings.DEFAULT_MODEL, description="a [models.NAME] entry")
-
-    def partition(self) -> list[str]:
-        return [self.dataset, self.model]
-
-
-# Luigi logs a traceback; these are the lines a person reads first.
 def _preload() -> None:
     """Import what running a task needs, once something is known to need running.
 
@@ -125,51 +128,6 @@ def _preload() -> None:
     import pyarrow.parquet  # noqa: F401
     import sklearn.model_selection  # noqa: F401
     import sklearn.pipeline  # noqa: F401
-
-
-def _ours(task) -> bool:
-    return type(task).__module__.startswith("pipeline.")
-
-
-@luigi.Task.event_handler(luigi.Event.FAILURE)
-def _one_line_failure(task, exception):
-    if _ours(task):
-        logger.error("FAILED %s: %s", task, exception)
-        notify.task_failed(task, exception)
-
-
-@luigi.Task.event_handler(luigi.Event.BROKEN_TASK)
-def _one_line_broken(task, exception):
-    if _ours(task):
-        logger.error("CANNOT SCHEDULE %s: %s", task, exception)
-        notify.task_failed(task, exception, event="scheduling_failed")
-
-
-@luigi.Task.event_handler(luigi.Event.DEPENDENCY_MISSING)
-def _one_line_missing(task):
-    # Luigi passes no exception when complete() raised (a bad config name, say); ask again.
-    if _ours(task):
-        try:
-            complete = task.complete()
-        except Exception as exc:  # noqa: BLE001 - reported, the scheduler already failed the task
-            logger.error("CANNOT SCHEDULE %s: %s", task, exc)
-            notify.task_failed(task, exc, event="scheduling_failed")
-            return
-        if not complete and isinstance(task, luigi.ExternalTask):
-            logger.warning("MISSING DATA %s: %s", task, task.missing_message())
-
-
-@luigi.Task.event_handler(luigi.Event.PROCESSING_TIME)
-def _record_duration(task, seconds):
-    """One line per task run in data_dir/runs/durations.jsonl, with or without luigid, saying where it ran."""
-    if _ours(task):
-        record = {"task_id": task.task_id, "task": task.task_family, "params": task.to_str_params(),
-                  "seconds": round(seconds, 3), "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                  "host": socket.gethostname(), "pid": os.getpid()}
-        try:
-            settings.store().append(DURATIONS, json.dumps(record))
-        except Exception as exc:  # noqa: BLE001 - a lost timing line must not turn a success into a failure
-            logger.warning("could not record the duration of %s: %s", task, exc)
 
 
 def upstream_tasks(task) -> list[luigi.Task]:
@@ -185,36 +143,7 @@ def upstream_tasks(task) -> list[luigi.Task]:
     return list(seen.values())
 
 
-def durations(task_ids) -> list[dict]:
-    """The latest recorded run of each of these tasks, in the order they finished."""
-    log = settings.store().read_text(DURATIONS)
-    wanted, latest = set(task_ids), {}
-    if log is not None:
-        for line in log.splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash: that run's time is lost, nothing else
-            if record["task_id"] in wanted:
-                latest.pop(record["task_id"], None)
-                latest[record["task_id"]] = record
-    return list(latest.values())
-
-
 def read_frame(path):
     import pandas as pd
 
     return pd.read_parquet(path)
-
-
-def read_rows(split: ArtifactDir, *, fit_on: str, part: str):
-    """The rows a model is fitted ("train") or scored ("test") on; fit_on="all" uses every row.
-
-    Every row, in source order: k-means++ seeding depends on row order, and the digits demo
-    this reproduces fits the rows as load_digits returns them.
-    """
-    import pandas as pd
-
-    if fit_on == "all":
-        return pd.concat([read_frame(split / "train.parquet"), read_frame(split / "test.parquet")]).sort_index()
-    return read_frame(split / f"{part}.parquet")

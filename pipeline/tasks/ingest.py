@@ -1,9 +1,6 @@
-from urllib.parse import urlparse
-
 import luigi
 
 from pipeline import storage
-from pipeline.settings import dataset_spec
 from pipeline.tasks.base import PipelineTask
 
 
@@ -27,17 +24,18 @@ class IngestData(PipelineTask):
     """
 
     stage = "raw"
+    DATA = "data.parquet"
 
     def requires(self):
         """A source file is an external dependency: until it exists there is nothing to do."""
-        source = dataset_spec(self.dataset)["source"]
-        return [] if _is_url(source) or source.startswith("sklearn:") else [SourceFile(path=source)]
+        source = self.data_spec()["source"]
+        return [] if storage.is_http(source) or source.startswith("sklearn:") else [SourceFile(path=source)]
 
     def key_requires(self):
         return []
 
     def spec(self):
-        spec = dataset_spec(self.dataset)
+        spec = self.data_spec()
         return {"source": spec["source"], "sep": spec.get("sep"), "na_values": spec.get("na_values")}
 
     def run(self):
@@ -50,11 +48,10 @@ class IngestData(PipelineTask):
         table, info = read_table(source["source"], sep=source["sep"], na_values=source["na_values"])
         self.set_status_message(f"read {table.num_rows} rows; writing the snapshot")
         self.set_progress_percentage(60)
-        meta = {"source": info, "fingerprint": info.pop("fingerprint"), "rows": table.num_rows,
-                "columns": table.column_names}
-        with self.commit(**meta) as tmp:
-            pq.write_table(table, tmp / "data.parquet")  # straight from Arrow: no pandas round trip
+        with self.commit(source=info, fingerprint=info.pop("fingerprint"), rows=table.num_rows,
+                         columns=table.column_names) as tmp:
+            pq.write_table(table, tmp / self.DATA)  # straight from Arrow: no pandas round trip
 
-
-def _is_url(source: str) -> bool:
-    return urlparse(source).scheme in ("http", "https")
+    def snapshot(self) -> dict:
+        """The committed snapshot's manifest: source, fingerprint, rows, columns."""
+        return self.output().manifest()

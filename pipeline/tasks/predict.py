@@ -3,7 +3,8 @@ import luigi
 
 from pipeline import settings, storage
 from pipeline.registry import Registry
-from pipeline.tasks.base import ModelTask, NameParameter
+from pipeline.tasks.base import NameParameter
+from pipeline.tasks.model import ModelTask
 
 
 class IncomingData(luigi.ExternalTask):
@@ -63,20 +64,15 @@ class BatchPredict(ModelTask):
     def spec(self):
         return {"format": self.format}
 
-    def run(self):
-        from pipeline.scoring import score_frame
-        from pipeline.sources import read_source
+    @property
+    def predictions_file(self) -> str:
+        return f"predictions.{self.format}"
 
-        path = self.input()["input"].path
-        self.set_status_message(f"scoring {path}")
-        version, model, card = Registry.for_model(self.dataset, self.model).load_production()
-        spec = settings.dataset_spec(self.dataset)  # incoming files are written like the source
-        frame, source = read_source(path, sep=spec.get("sep"), na_values=spec.get("na_values"))
-        self.set_progress_percentage(30)
-        scored = score_frame(frame, model, card, path).assign(model_version=version)
+    def run(self):
+        from pipeline.scoring import score_with_production, write_frame
+
+        self.set_status_message(f"scoring {self.input()['input'].path}")
+        scored, info = score_with_production(self.dataset, self.model, self.input()["input"].path)
         self.set_progress_percentage(80)
-        with self.commit(model_version=version, input=source, rows=len(scored)) as tmp:
-            if self.format == "csv":
-                scored.to_csv(tmp / "predictions.csv", index=False)
-            else:
-                scored.to_parquet(tmp / "predictions.parquet", index=False)
+        with self.commit(**info) as tmp:
+            write_frame(scored, tmp / self.predictions_file)

@@ -1,11 +1,11 @@
-from pipeline.artifacts import read_json, write_json
-from pipeline.registry import Registry
-from pipeline.settings import dataset_spec, model_spec
-from pipeline.tasks.base import ModelTask, durations, read_frame, read_rows, upstream_tasks
-from pipeline.tasks.deploy import DeployModel, ValidateModel
+from pipeline import durations
+from pipeline.formats import now, write_json
+from pipeline.tasks.base import upstream_tasks
+from pipeline.tasks.deploy import DeployModel
 from pipeline.tasks.evaluate import EvaluateModel
+from pipeline.tasks.gate import ValidateModel
 from pipeline.tasks.ingest import IngestData
-from pipeline.tasks.split import SplitData
+from pipeline.tasks.model import ModelTask
 from pipeline.tasks.validate import ValidateData
 
 
@@ -14,16 +14,17 @@ class RunReport(ModelTask):
 
     The dataset and its validation report, the candidate's metrics beside production's, the
     gate's decision and reasons, plots, the metric across registry versions, and how long each
-    task took. `python -m pipeline report` prints the latest one as text.
+    task took (pipeline/report.py renders it). `python -m pipeline report` prints the latest one.
     """
 
     stage = "reports"
+    HTML, RUN = "report.html", "run.json"
 
     def requires(self):
         day = {"dataset": self.dataset, "date": self.date}
         run = {**day, "model": self.model}
         return {"decision": DeployModel(**run), "verdict": ValidateModel(**run), "evaluation": EvaluateModel(**run),
-                "validation": ValidateData(**day), "split": SplitData(**day), "data": IngestData(**day)}
+                "validation": ValidateData(**day), "data": IngestData(**day), "split": self.split()}
 
     def key_requires(self):
         return [self.requires()["decision"], self.requires()["validation"]]
@@ -33,45 +34,50 @@ class RunReport(ModelTask):
 
         run = self.collect()
         with self.commit() as tmp:
-            write_json(tmp / "run.json", {key: value for key, value in run.items() if key != "outcome"})
-            (tmp / "report.html").write_text(render_html(run))
+            write_json(tmp / self.RUN, {key: value for key, value in run.items() if key != "outcome"})
+            (tmp / self.HTML).write_text(render_html(run))
 
     def collect(self) -> dict:
-        from pipeline.ml.gate import primary_metric
-        from pipeline.registry import now
-
+        """The run as pipeline/report.py expects it (its docstring lists the keys)."""
         inputs = self.input()
         snapshot = inputs["data"].manifest()
-        metrics = read_json(inputs["evaluation"] / "metrics.json")
-        verdict = read_json(inputs["verdict"] / "verdict.json")
-        decision = read_json(inputs["decision"] / "decision.json")
-        registry = Registry.for_model(self.dataset, self.model)
-        status = registry.statuses()
-        versions = []
-        for version in registry.versions():
-            scores = registry.card(version).get("metrics", {})
-            name = primary_metric(scores) if scores else None
-            versions.append({"version": version, "date": registry.card(version)["date"],
-                             "status": status[version], "metric": name, "value": scores.get(name)})
+        metrics = inputs["evaluation"].read_json(EvaluateModel.METRICS)
+        verdict = inputs["verdict"].read_json(ValidateModel.VERDICT)
+        decision = inputs["decision"].read_json(DeployModel.DECISION)
         upstream = [task.task_id for task in upstream_tasks(self) if task is not self]
         return {
             "dataset": self.dataset, "model": self.model, "date": str(self.date), "kind": metrics["kind"],
             "generated_at": now(),
             "data": {"source": snapshot["source"]["source"], "rows": snapshot["rows"],
                      "columns": len(snapshot["columns"]), "fingerprint": snapshot["fingerprint"]},
-            "validation": read_json(inputs["validation"] / "report.json"),
+            "validation": inputs["validation"].read_json(ValidateData.REPORT),
             "candidate": {"version": decision["version"], "metrics": metrics},
             "production": {"version": verdict.get("production_version"), "metrics": verdict.get("production_metrics")},
-            "verdict": verdict, "decision": decision, "outcome": self.outcome(metrics["kind"]), "versions": versions,
+            "verdict": verdict, "decision": decision, "outcome": self.outcome(metrics["kind"]),
+            "versions": self.versions(),
             "durations": [{"task": r["task"], "task_id": r["task_id"], "seconds": r["seconds"]}
-                          for r in durations(upstream)],
+                          for r in durations.latest(upstream)],
         }
+
+    def versions(self) -> list[dict]:
+        """Each registry version with its status and its primary metric, for the metric-by-version plot."""
+        from pipeline.ml.gate import primary_metric
+
+        registry = self.registry()
+        status, rows = registry.statuses(), []
+        for version in registry.versions():
+            card = registry.card(version)
+            scores = card.get("metrics", {})
+            name = primary_metric(scores) if scores else None
+            rows.append({"version": version, "date": card["date"], "status": status[version], "metric": name,
+                         "value": scores.get(name)})
+        return rows
 
     def outcome(self, kind: str) -> dict:
         """The held-out targets and the candidate's predictions of them, for the plots."""
-        predictions = read_frame(self.input()["evaluation"] / "predictions.parquet").set_index("row")["prediction"]
+        predictions = self.requires()["evaluation"].predictions()["prediction"]
         if kind == "clustering":
             return {"y_true": None, "y_pred": predictions.tolist()}
-        rows = read_rows(self.input()["split"], fit_on=model_spec(self.model)["fit_on"], part="test")
-        return {"y_true": rows.loc[predictions.index, dataset_spec(self.dataset)["target"]].tolist(),
+        rows = self.rows("test")
+        return {"y_true": rows.loc[predictions.index, self.data_spec()["target"]].tolist(),
                 "y_pred": predictions.tolist()}

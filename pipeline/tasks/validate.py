@@ -1,5 +1,4 @@
-from pipeline.artifacts import write_json
-from pipeline.settings import dataset_spec
+from pipeline.formats import write_json
 from pipeline.tasks.base import PipelineTask, read_frame
 from pipeline.tasks.ingest import IngestData
 
@@ -12,20 +11,22 @@ class ValidateData(PipelineTask):
     """
 
     stage = "validated"
+    REPORT = "report.json"
 
     def requires(self):
         return IngestData(dataset=self.dataset, date=self.date)
 
     def spec(self):
-        spec = dataset_spec(self.dataset)
+        spec = self.data_spec()
         return {key: spec[key] for key in ("target", "problem", "checks")}
 
     def run(self):
-        from pipeline.ml.data import DataError, describe_violations, validate_frame
+        from pipeline.ml.data import describe_violations, validate_frame
+        from pipeline.ml.errors import DataError
 
-        frame = read_frame(self.input() / "data.parquet")
+        frame = read_frame(self.input() / IngestData.DATA)
         report = {"dataset": self.dataset, **validate_frame(frame, **self.spec())}
         if not report["passed"]:
             raise DataError(describe_violations(self.dataset, report["violations"]))
         with self.commit() as tmp:
-            write_json(tmp / "report.json", report)
+            write_json(tmp / self.REPORT, report)

@@ -20,7 +20,6 @@ Only tests use this; the pipeline has no hooks of its own.
 import os
 import signal
 import time
-from pathlib import Path
 
 POINT = (os.environ.get("PIPELINE_TEST_KILL_AT") or os.environ.get("PIPELINE_TEST_FAIL_AT")
          or os.environ.get("PIPELINE_TEST_PAUSE_AT"))
@@ -44,24 +43,23 @@ def reached(point: str) -> None:
 
 
 def _install() -> None:
-    from pipeline import artifacts, registry, storage
+    from pipeline import registry
     from pipeline.ml import models
+    from pipeline.storage import base, local, s3
 
-    write_manifest = artifacts.write_manifest
+    commit = base.Store.commit
 
-    def patched_write_manifest(directory, meta):
-        stage = Path(directory).resolve().relative_to(staging_root()).parts[0]
-        reached(f"manifest:{stage}")
-        write_manifest(directory, meta)
-        reached(f"committing:{stage}")
+    def patched_commit(self, staged, key, meta, *, exclusive=False):
+        reached(f"manifest:{key.split('/')[0]}")  # every file written, the manifest not yet
+        commit(self, staged, key, meta, exclusive=exclusive)
 
-    def staging_root():
-        from pipeline.settings import store
+    def before_publish(publish):
+        def patched_publish(self, staged, key, manifest, *, exclusive=False):
+            reached(f"committing:{key.split('/')[0]}")  # the manifest written, not yet published
+            publish(self, staged, key, manifest, exclusive=exclusive)
+        return patched_publish
 
-        artifacts_store = store()
-        return (artifacts_store.path("") if artifacts_store.local else artifacts_store.cache / "staging").resolve()
-
-    put_file = storage.S3Store.put_file
+    put_file = s3.S3Store.put_file
 
     def patched_put_file(self, path, key, *, only_if_absent=False):
         if only_if_absent:
@@ -80,8 +78,10 @@ def _install() -> None:
         reached(f"history:{event['event']}")
         append(self, event)
 
-    artifacts.write_manifest = patched_write_manifest
-    storage.S3Store.put_file = patched_put_file
+    base.Store.commit = patched_commit
+    local.LocalStore.publish = before_publish(local.LocalStore.publish)
+    s3.S3Store.publish = before_publish(s3.S3Store.publish)
+    s3.S3Store.put_file = patched_put_file
     models.fit_model = patched_fit_model
     registry.Registry._append = patched_append
 

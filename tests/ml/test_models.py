@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.ml.models import ModelSpecError, build_model, fit_model, make_estimator, problem_kind
+from pipeline.ml.errors import ModelSpecError
+from pipeline.ml.models import build_model, fit_model, make_estimator, problem_kind
 
 LOGREG = {"estimator": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 500}}
 

@@ -1,0 +1,173 @@
+"""What every store shares: keys and locations, the manifest, the one sha256 check, temporaries.
+
+Keys are POSIX paths relative to data_dir. An output is a directory of files plus the
+`manifest.json` that lists each file's size and sha256; it exists exactly when its manifest does.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlparse
+
+from pipeline.errors import ConcurrentUpdate, IntegrityError
+from pipeline.formats import dump_json, now
+
+logger = logging.getLogger("pipeline")
+
+MANIFEST = "manifest.json"
+TMP_PREFIX = ".tmp-"
+
+
+# ---------------------------------------------------------------------------- locations
+
+def is_s3(location: str) -> bool:
+    """An s3:// URL (a data_dir, a source, an incoming file), as opposed to a local path."""
+    return str(location).startswith("s3://")
+
+
+def is_http(location: str) -> bool:
+    """An http(s):// URL (a dataset source fetched over HTTP)."""
+    return urlparse(str(location)).scheme in ("http", "https")
+
+
+def join(*parts: str) -> str:
+    return str(PurePosixPath(*[p for p in parts if p]))
+
+
+# ---------------------------------------------------------------------------- integrity
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_sha256(path: Path, expected: str, *, name: str, recorded_in: str = "manifest",
+                 refusing: str = "to use a changed file") -> Path:
+    """`path`, if its bytes are the ones whose sha256 was recorded (in a manifest or a card)."""
+    path = Path(path)
+    if not path.exists():
+        raise IntegrityError(f"{name}: missing")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise IntegrityError(f"{name}: sha256 {actual[:12]} differs from its {recorded_in} ({expected[:12]}); "
+                             f"refusing {refusing}")
+    return path
+
+
+def write_manifest(directory: Path, meta: dict) -> dict:
+    """List every file of a staged directory (size, sha256; each fsynced first) in its manifest.json."""
+    files = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST):
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
+        files[str(path.relative_to(directory))] = {"size": path.stat().st_size, "sha256": sha256_file(path)}
+    manifest = {"files": files, "created": now(), **meta}
+    (directory / MANIFEST).write_bytes(dump_json(manifest))
+    return manifest
+
+
+def committed_by_another(url: str, exclusive: bool) -> None:
+    """Another writer published this output first: its copy stands (an error if we needed our own)."""
+    if exclusive:
+        raise ConcurrentUpdate(f"{url}: committed by another writer first")
+    logger.warning("%s was committed by another worker first; its copy stands", url)
+
+
+# ---------------------------------------------------------------------------- processes and temporaries
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def temporary(parent: Path, name: str) -> Path:
+    """A private name for a file or directory being written: .tmp-<pid>-<random>-<name>."""
+    return parent / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}"
+
+
+def sweep(parent: Path) -> None:
+    """Remove temporaries (see `temporary`) left by processes that no longer run."""
+    if not parent.is_dir():
+        return
+    for entry in parent.iterdir():
+        if not entry.name.startswith(TMP_PREFIX):
+            continue
+        pid = entry.name[len(TMP_PREFIX):].split("-")[0]
+        pid = int(pid) if pid.isdigit() else -1
+        if pid == os.getpid() or (pid > 0 and pid_alive(pid)):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def write_atomically(path: Path, write) -> None:
+    """Call `write(temporary_path)`, fsync the file, then rename it to `path` in one step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sweep(path.parent)
+    tmp = temporary(path.parent, path.name)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------- the store protocol
+
+class Store:
+    """What the pipeline needs from storage (see pipeline/storage/__init__.py). Per store:
+
+    url, exists, read_versioned, write_bytes, compare_and_swap, append, keys, children,
+    staging, publish, file, move, lock, host_dir.
+    """
+
+    root: str
+
+    def url(self, key: str) -> str:
+        raise NotImplementedError
+
+    def read_text(self, key: str) -> str | None:
+        """The object's text, or None when there is none."""
+        data, _ = self.read_versioned(key)
+        return None if data is None else data.decode()
+
+    def read_bytes(self, key: str) -> bytes:
+        data, _ = self.read_versioned(key)
+        if data is None:
+            raise FileNotFoundError(f"{self.url(key)}: not found")
+        return data
+
+    def read_json(self, key: str):
+        return json.loads(self.read_bytes(key))
+
+    def write_json(self, key: str, obj) -> None:
+        self.write_bytes(key, dump_json(obj))
+
+    def create(self, key: str, data: bytes) -> None:
+        """Write an object only if none exists there yet (else ConcurrentUpdate)."""
+        self.compare_and_swap(key, data, None)
+
+    def commit(self, staged: Path, key: str, meta: dict, *, exclusive: bool = False) -> None:
+        """Manifest a staged directory, then publish it at `key` in one step.
+
+        If another writer committed `key` first, its copy stands (with `exclusive`, that raises
+        ConcurrentUpdate instead).
+        """
+        self.publish(staged, key, write_manifest(staged, meta), exclusive=exclusive)

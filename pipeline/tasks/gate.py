@@ -1,0 +1,54 @@
+from pipeline.formats import write_json
+from pipeline.registry import load_trained
+from pipeline.settings import gate_spec
+from pipeline.tasks.evaluate import EvaluateModel
+from pipeline.tasks.model import ModelTask
+from pipeline.tasks.train import TrainModel
+
+
+class ValidateModel(ModelTask):
+    """candidate metrics -> verdicts/.../verdict.json: pass or reject, with reasons.
+
+    The gate (pipeline/ml/gate.py): the metric floors configured for the dataset (or dataset +
+    model) on the whole test split, and no regression beyond `tolerance` against the production
+    model, both scored on the test rows production was not fitted on.
+    """
+
+    stage = "verdicts"
+    VERDICT = "verdict.json"
+
+    def requires(self):
+        return {"evaluation": EvaluateModel(dataset=self.dataset, model=self.model, date=self.date),
+                "model": TrainModel(dataset=self.dataset, model=self.model, date=self.date),
+                "split": self.split()}
+
+    def spec(self):
+        return {"gate": gate_spec(self.dataset, self.model)}
+
+    def run(self):
+        from pipeline.ml.gate import decide
+
+        candidate = self.input()["evaluation"].read_json(EvaluateModel.METRICS)
+        comparison, note = self.compare_with_production(candidate["kind"])
+        with self.commit() as tmp:
+            write_json(tmp / self.VERDICT, {**decide(candidate, self.spec()["gate"], **comparison), "note": note})
+
+    def compare_with_production(self, kind: str) -> tuple[dict, str]:
+        """Both models' metrics on the rows the gate compares them on, and how those were chosen."""
+        from pipeline.ml.gate import comparison_rows
+
+        registry = self.registry()
+        version = registry.production_version()
+        if version is None:
+            return {}, "no production model yet: floors only"
+        _, production, card = registry.load_production()  # a changed file fails the task here
+        rows, note = comparison_rows(self.rows("test"), production_version=version,
+                                     production_features=card["features"],
+                                     production_train_rows=registry.train_rows(version),
+                                     fit_on=self.model_spec()["fit_on"])
+        if rows is None:
+            return {"production_version": version}, note
+        candidate, _ = load_trained(self.input()["model"])
+        scored = {name: self.score(model, rows, kind)[0]
+                  for name, model in (("production", production), ("candidate_same_rows", candidate))}
+        return {**scored, "production_version": version}, note
