@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import io
 import json
+import logging
 import os
 import shutil
 import socket
@@ -47,9 +49,34 @@ class Run:
         ran_block = ran_block.split("\n* ")[0]
         return f" {family}(" in ran_block
 
+    def headlines(self) -> list[str]:
+        """The pipeline's one-line verdicts on a failure: FAILED, CANNOT SCHEDULE, MISSING DATA."""
+        return [line for line in self.output.splitlines() if line.partition(" pipeline: ")[2].startswith(
+            ("FAILED ", "CANNOT SCHEDULE ", "MISSING DATA "))]
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # as config/logging.conf writes it
+
+
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter(LOG_FORMAT))
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
 
 class Workspace:
-    """A data dir, an override cfg named in LUIGI_CONFIG_PATH, and an editable pipeline.toml."""
+    """A data dir, an override cfg named in LUIGI_CONFIG_PATH, and an editable pipeline.toml.
+
+    Two ways to run the pipeline in it: `luigi(...)`, the real `luigi` command in a subprocess,
+    and `run(...)`, the same command line through Luigi's own entry point (`run_with_retcodes`:
+    argv parsing, scheduling, the execution summary, [retcode]) inside the test process, which
+    saves the interpreter start and the imports. Likewise `cli(...)` and `main(...)` for
+    `python -m pipeline`.
+    """
 
     def __init__(self, root: Path):
         self.root = root
@@ -77,6 +104,16 @@ class Workspace:
         assert old in text, old
         self.toml.write_text(text.replace(old, new))
 
+    def clone(self, root: Path) -> Workspace:
+        """A copy of this workspace (data, config, source files) at `root`, paths rewritten."""
+        shutil.copytree(self.root, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("locks"))
+        for name in ("pipeline.toml", "override.cfg"):
+            (root / name).write_text((root / name).read_text().replace(str(self.root), str(root)))
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__, root=root, data=root / "data", toml=root / "pipeline.toml",
+                             cfg=root / "override.cfg")
+        return copy
+
     @property
     def env(self) -> dict:
         env = dict(os.environ, LUIGI_CONFIG_PATH=str(self.cfg))
@@ -95,12 +132,74 @@ class Workspace:
                               env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=600)
         return Run(proc.returncode, proc.stdout + proc.stderr)
 
+    @contextlib.contextmanager
+    def configured(self):
+        """Luigi's config in this process as LUIGI_CONFIG_PATH sets it for a subprocess, read afresh."""
+        from luigi.configuration import LuigiConfigParser
+        from luigi.task_register import Register
+
+        from pipeline import settings
+
+        saved = LuigiConfigParser._instance, LuigiConfigParser._config_paths
+        LuigiConfigParser._instance = None
+        LuigiConfigParser._config_paths = [str(REPO / "luigi.cfg"), str(self.cfg)]
+        Register.clear_instance_cache()  # task objects cache their config keys
+        settings._load.cache_clear()  # pipeline.toml is read once per process, and tests edit it
+        try:
+            yield
+        finally:
+            LuigiConfigParser._instance, LuigiConfigParser._config_paths = saved
+            Register.clear_instance_cache()
+
+    def run(self, *args: str) -> Run:
+        """`luigi --module pipeline ARGS --local-scheduler` in this process (see the class docstring).
+
+        Without the pid lock (it is keyed on the process's command line, here pytest's), and with
+        the log lines captured as config/logging.conf would print them.
+        """
+        import luigi.retcodes
+        from luigi.setup_logging import InterfaceLogging
+
+        InterfaceLogging._configured = True  # Luigi must not reconfigure the test process's logging
+        handler = _Lines()
+        loggers = [logging.getLogger(name) for name in ("luigi-interface", "pipeline")]
+        levels = [logger.level for logger in loggers]
+        for logger in loggers:
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+        try:
+            with self.configured():
+                luigi.retcodes.run_with_retcodes(["--module", "pipeline", *args, "--local-scheduler", "--no-lock"])
+        except SystemExit as exit:
+            code = exit.code
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.removeHandler(handler)
+                logger.setLevel(level)
+        return Run(code, "\n".join(handler.lines))
+
     def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """`python -m pipeline ARGS` in a subprocess."""
         return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=REPO, env=self.env,
                               capture_output=True, text=True, timeout=300)
 
+    def main(self, *args: str) -> subprocess.CompletedProcess:
+        """`python -m pipeline ARGS` in this process: the same main(), its exit code and output."""
+        from pipeline.__main__ import main
+
+        out, err = io.StringIO(), io.StringIO()
+        with self.configured(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+        return subprocess.CompletedProcess(["python", "-m", "pipeline", *args], code, out.getvalue(), err.getvalue())
+
+    @property
+    def store(self):
+        from pipeline.storage import open_store
+
+        return open_store(str(self.data))
+
     def registry_list(self) -> list[dict]:
-        proc = self.cli("registry", "list", "--json")
+        proc = self.main("registry", "list", "--json")
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
 
@@ -108,16 +207,27 @@ class Workspace:
         return self.data / "registry" / dataset / model
 
     def production(self, dataset: str = "digits", model: str = "logreg") -> str | None:
-        path = self.registry_dir(dataset, model) / "production.json"
-        return json.loads(path.read_text())["version"] if path.exists() else None
+        text = self.store.read_text(f"registry/{dataset}/{model}/production.json")
+        return json.loads(text)["version"] if text else None
 
     def history(self, dataset: str = "digits", model: str = "logreg") -> list[dict]:
-        path = self.registry_dir(dataset, model) / "history.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        text = self.store.read_text(f"registry/{dataset}/{model}/history.jsonl") or ""
+        return [json.loads(line) for line in text.splitlines()]
 
-    def outputs(self, stage: str) -> list[Path]:
-        """Committed output directories of a stage (those with a manifest)."""
-        return sorted(p.parent for p in (self.data / stage).rglob("manifest.json"))
+    def outputs(self, stage: str) -> list:
+        """Committed outputs of a stage (those with a manifest), as ArtifactDirs."""
+        from pipeline.artifacts import ArtifactDir
+
+        return [ArtifactDir(self.store, key.rsplit("/", 1)[0]) for key in self.store.keys(stage)
+                if key.endswith("/manifest.json")]
+
+    def output(self, stage: str, date: str, *partition: str):
+        """The one committed output of a stage for a date (and dataset/model)."""
+        [found] = [o for o in self.outputs(stage) if f"/{'/'.join([*partition, date])}/" in f"/{o.key}/"]
+        return found
+
+    def read_json(self, stage: str, date: str, name: str, *partition: str):
+        return self.output(stage, date, *partition).read_json(name)
 
 
 @pytest.fixture
@@ -213,22 +323,60 @@ class S3Workspace(Workspace):
 
         return open_store(self.url, str(self.root / "test-cache"))
 
-    def production(self, dataset: str = "digits", model: str = "logreg") -> str | None:
-        text = self.store.read_text(f"registry/{dataset}/{model}/production.json")
-        return json.loads(text)["version"] if text else None
-
-    def history(self, dataset: str = "digits", model: str = "logreg") -> list[dict]:
-        text = self.store.read_text(f"registry/{dataset}/{model}/history.jsonl") or ""
-        return [json.loads(line) for line in text.splitlines()]
-
-    def outputs(self, stage: str) -> list[str]:
-        """Keys of the committed output directories of a stage (those with a manifest)."""
-        return [key.rsplit("/", 1)[0] for key in self.store.keys(stage) if key.endswith("/manifest.json")]
-
 
 @pytest.fixture
 def s3_workspace(tmp_path, s3_env) -> S3Workspace:
     return S3Workspace(tmp_path, s3_env)
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_store(request, tmp_path) -> Workspace:
+    """A workspace on each store: a local data_dir, then an s3:// one on the moto server."""
+    if request.param == "local":
+        return Workspace(tmp_path)
+    return S3Workspace(tmp_path, request.getfixturevalue("s3_env"))
+
+
+# ---------------------------------------------------------------- deployed workspaces, built once
+
+DAY1, DAY2 = "--date=2026-01-01", "--date=2026-01-02"
+
+
+def _deploy_digits(ws: Workspace) -> None:
+    run = ws.run("TrainValidateDeploy", DAY1)
+    assert run.returncode == 0, run.output
+
+
+def _deploy_customers(ws: Workspace) -> None:
+    from samples import CUSTOMERS_BLOCK, customers
+
+    customers().to_csv(ws.root / "customers.csv", index=False)
+    ws.add_config(CUSTOMERS_BLOCK.format(path=ws.root / "customers.csv"))
+    run = ws.run("TrainValidateDeploy", "--dataset", "customers", DAY1)
+    assert run.returncode == 0, run.output
+
+
+TEMPLATES = {"digits": _deploy_digits, "customers": _deploy_customers}
+
+
+@pytest.fixture(scope="session")
+def _templates(tmp_path_factory):
+    built: dict[str, Workspace] = {}
+
+    def template(name: str) -> Workspace:
+        if name not in built:
+            ws = Workspace(tmp_path_factory.mktemp(f"template-{name}"))
+            TEMPLATES[name](ws)
+            built[name] = ws
+        return built[name]
+    return template
+
+
+@pytest.fixture
+def deployed(_templates, tmp_path):
+    """deployed(name): a fresh copy of a workspace where TrainValidateDeploy already ran for DAY1
+    (production v0001): "digits" (digits/logreg) or "customers" (a CSV with text and gaps)."""
+    return lambda name="digits": _templates(name).clone(tmp_path / f"ws-{name}")
 
 
 @contextlib.contextmanager

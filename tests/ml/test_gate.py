@@ -1,7 +1,11 @@
 """The deploy gate: floors, ceilings and no regression against production."""
 from __future__ import annotations
 
-from pipeline.ml.gate import decide
+import numpy as np
+import pandas as pd
+
+from pipeline.ml.data import row_hashes
+from pipeline.ml.gate import comparison_rows, decide, decide_deployment, smoke_check
 
 CLASSIFIER = {"kind": "classification", "accuracy": 0.91, "f1_macro": 0.88}
 REGRESSOR = {"kind": "regression", "rmse": 10.0, "mae": 8.0, "r2": 0.6}
@@ -109,3 +113,163 @@ def test_no_gate_and_no_production_says_nothing_was_checked():
     verdict = decide({"kind": "regression", "rmse": 3.0}, {})
     assert verdict["passed"]
     assert verdict["reasons"] == ["no gate configured and no production model to compare with: nothing checked"]
+
+
+# ---------------------------------------------------------------- decide_deployment
+
+PASSED = {"passed": True, "reasons": ["accuracy 0.9100 >= 0.9"]}
+FAILED = {"passed": False, "reasons": ["accuracy 0.8000 < 0.9"]}
+LIVE = {"version": "v0002", "date": "2024-01-02"}
+NEWER = {"version": "v0003", "date": "2024-01-03"}
+OLDER = {"version": "v0004", "date": "2024-01-01"}  # registered later, trained on older data
+
+
+def test_a_passing_candidate_with_no_production_is_promoted_with_the_verdicts_reasons():
+    assert decide_deployment(PASSED, NEWER, None) == {"action": "promote", "reasons": ["accuracy 0.9100 >= 0.9"]}
+
+
+def test_a_passing_candidate_on_newer_or_the_same_date_replaces_production():
+    assert decide_deployment(PASSED, NEWER, LIVE) == {"action": "promote", "reasons": ["accuracy 0.9100 >= 0.9"]}
+    same_day = {"version": "v0003", "date": "2024-01-02"}
+    assert decide_deployment(PASSED, same_day, LIVE)["action"] == "promote"
+
+
+def test_an_earlier_smoke_test_failure_refuses_whatever_the_verdict():
+    for verdict in (PASSED, FAILED):
+        decision = decide_deployment(verdict, NEWER, LIVE, smoke_failure="3 of 10 held-out predictions differ")
+        assert decision == {"action": "refuse",
+                            "reasons": ["v0003 failed its smoke test before (3 of 10 held-out predictions differ)"]}
+
+
+def test_a_failed_verdict_rejects_with_its_reasons():
+    assert decide_deployment(FAILED, NEWER, LIVE) == {"action": "reject", "reasons": ["accuracy 0.8000 < 0.9"]}
+    assert decide_deployment(FAILED, NEWER, None)["action"] == "reject"
+
+
+def test_rejecting_the_live_version_says_it_stays_in_production():
+    decision = decide_deployment(FAILED, LIVE, LIVE)
+    assert decision == {"action": "reject", "reasons": [
+        "accuracy 0.8000 < 0.9",
+        "v0002 is the live version and stays in production; roll back by hand if it should not"]}
+
+
+def test_promoting_the_live_version_again_says_it_is_already_in_production():
+    decision = decide_deployment(PASSED, LIVE, LIVE)
+    assert decision == {"action": "promote", "reasons": [
+        "accuracy 0.9100 >= 0.9", "v0002 (the same model) is already in production"]}
+
+
+def test_a_backfill_is_rejected_even_when_it_passes_the_gate():
+    decision = decide_deployment(PASSED, OLDER, LIVE)
+    assert decision == {"action": "reject", "reasons": [
+        "trained on 2024-01-01 data, older than production v0002 (2024-01-02): not promoted automatically"]}
+
+
+def test_the_verdicts_reasons_are_copied_not_shared():
+    verdict = {"passed": True, "reasons": ["accuracy 0.9100 >= 0.9"]}
+    decide_deployment(verdict, LIVE, LIVE)
+    assert verdict["reasons"] == ["accuracy 0.9100 >= 0.9"]
+
+
+# ---------------------------------------------------------------- comparison_rows
+
+FEATURES = {"x": "numeric", "plan": "categorical"}
+
+
+def held_out_rows() -> pd.DataFrame:
+    """Five test rows (features and target), indexed by their position in the snapshot."""
+    return pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0], "plan": ["a", "b", "a", "b", "a"], "y": [0, 1, 0, 1, 0]},
+                        index=[10, 11, 12, 13, 14])
+
+
+def production_train(rows: pd.DataFrame) -> np.ndarray:
+    """Hashes of what production was fitted on: these rows plus ones the test split never held."""
+    other = pd.DataFrame({"x": [99.0], "plan": ["c"], "y": [1]})
+    return row_hashes(pd.concat([other, rows]))
+
+
+def test_rows_production_was_fitted_on_are_left_out():
+    rows = held_out_rows()
+    seen = production_train(rows.loc[[10, 12]])
+    kept, note = comparison_rows(rows, production_version="v0001", production_features=FEATURES,
+                                 production_train_rows=seen, fit_on="train")
+    assert list(kept.index) == [11, 13, 14]
+    assert kept.equals(rows.loc[[11, 13, 14]])
+    assert note == "compared with production v0001 on 3 test rows it was not fitted on"
+
+
+def test_a_row_whose_target_changed_counts_as_unseen():
+    rows = held_out_rows()
+    relabelled = rows.loc[[10]].assign(y=1)
+    kept, _ = comparison_rows(rows, production_version="v0001", production_features=FEATURES,
+                              production_train_rows=row_hashes(relabelled), fit_on="train")
+    assert len(kept) == 5
+
+
+def test_production_fitted_on_every_test_row_is_not_compared():
+    rows = held_out_rows()
+    kept, note = comparison_rows(rows, production_version="v0001", production_features=FEATURES,
+                                 production_train_rows=production_train(rows), fit_on="train")
+    assert kept is None
+    assert note == "production v0001 was fitted on every test row: not compared"
+
+
+def test_fit_on_all_compares_on_every_row():
+    rows = held_out_rows()
+    kept, note = comparison_rows(rows, production_version="v0001", production_features=FEATURES,
+                                 production_train_rows=production_train(rows), fit_on="all")
+    assert kept.equals(rows)
+    assert note.startswith("compared with production v0001 on 5 test rows")
+
+
+def test_a_production_version_without_train_rows_is_compared_on_every_row():
+    rows = held_out_rows()
+    kept, note = comparison_rows(rows, production_version="v0001", production_features=FEATURES,
+                                 production_train_rows=None, fit_on="train")
+    assert kept.equals(rows)
+    assert note == "compared with production v0001 on 5 test rows it was not fitted on"
+
+
+def test_a_column_production_needs_but_the_rows_lack_means_floors_only():
+    rows = held_out_rows()
+    kept, note = comparison_rows(rows, production_version="v0001",
+                                 production_features={**FEATURES, "region": "categorical", "age": "numeric"},
+                                 production_train_rows=None, fit_on="train")
+    assert kept is None
+    assert note == "production v0001 needs column(s) today's data lacks (region, age): floors only"
+
+
+def test_a_new_column_production_does_not_know_is_no_obstacle():
+    rows = held_out_rows().assign(extra=[1, 2, 3, 4, 5])
+    kept, _ = comparison_rows(rows, production_version="v0001", production_features=FEATURES,
+                              production_train_rows=None, fit_on="train")
+    assert len(kept) == 5
+
+
+# ---------------------------------------------------------------- smoke_check
+
+def test_smoke_check_passes_when_every_prediction_agrees():
+    assert smoke_check(pd.Series([0, 1, 1, 0]), pd.Series([0, 1, 1, 0])) is None
+    assert smoke_check(pd.Series(["yes", "no"]), pd.Series(["yes", "no"])) is None
+
+
+def test_smoke_check_compares_by_position_not_index():
+    expected = pd.Series([0, 1, 2], index=[7, 3, 9])
+    assert smoke_check(expected, pd.Series([0, 1, 2])) is None
+
+
+def test_smoke_check_allows_float_noise_within_1e_9_relative():
+    expected = pd.Series([100.0, -2.5, 1e6])
+    assert smoke_check(expected, expected * (1 + 1e-11)) is None
+    drifted = pd.Series([100.0 * (1 + 1e-6), -2.5, 1e6])
+    assert smoke_check(expected, drifted) == "1 of 3 held-out predictions differ from the candidate's evaluation"
+
+
+def test_smoke_check_counts_the_predictions_that_differ():
+    message = smoke_check(pd.Series([0, 1, 1, 0, 1]), pd.Series([0, 0, 1, 1, 1]))
+    assert message == "2 of 5 held-out predictions differ from the candidate's evaluation"
+
+
+def test_smoke_check_with_a_missing_prediction_counts_them_all_as_differing():
+    message = smoke_check(pd.Series([0, 1, 1]), pd.Series([0, 1]))
+    assert message == "3 of 3 held-out predictions differ from the candidate's evaluation"

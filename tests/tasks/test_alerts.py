@@ -1,7 +1,9 @@
 """Alerts, received for real: Luigi's failure e-mail through a local SMTP server, and the webhook.
 
 Also the smoke test after promotion, whose rollback is one of the alerts, and the rule that
-secrets (SMTP password, webhook URL) appear in no log, artifact or alert.
+secrets (SMTP password, webhook URL) appear in no log, artifact or alert. Luigi's e-mail and the
+luigid link go through the real `luigi` command; the webhook runs go through Luigi's own entry
+point in-process.
 """
 import email
 import json
@@ -12,11 +14,10 @@ import time
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from conftest import free_port, tool
+from conftest import DAY1, DAY2, free_port, tool
 
 pytestmark = pytest.mark.e2e
 
-DAY1, DAY2 = "--date=2026-01-01", "--date=2026-01-02"
 SMTP_PASSWORD = "pw-Secret-4711"
 BAD_PARAMS = ("params = { max_iter = 2000, C = 1.0 }", "params = { max_iter = 2000, C = -1.0 }")
 
@@ -78,7 +79,7 @@ def test_failed_task_sends_luigis_email_with_the_password_from_the_environment(w
 
 
 def test_webhook_hears_promotion_rejection_failure_and_rollback(workspace, webhook):
-    assert workspace.luigi("TrainValidateDeploy", DAY1).returncode == 0
+    assert workspace.run("TrainValidateDeploy", DAY1).returncode == 0
     [promoted] = webhook.posts
     assert promoted["path"] == "/services/T0KEN/SECRET-hook"
     assert (promoted["event"], promoted["dataset"], promoted["model"], promoted["version"], promoted["previous"]) \
@@ -88,13 +89,13 @@ def test_webhook_hears_promotion_rejection_failure_and_rollback(workspace, webho
 
     workspace.replace_config("accuracy = { min = 0.95 }", "accuracy = { min = 0.5 }")
     workspace.replace_config("C = 1.0 }", "C = 0.0001 }")
-    assert workspace.luigi("TrainValidateDeploy", DAY2).returncode == 0
+    assert workspace.run("TrainValidateDeploy", DAY2).returncode == 0
     rejected = webhook.posts[-1]
     assert (rejected["event"], rejected["version"], rejected["previous"]) == ("rejected", "v0002", "v0001")
     assert any("vs production v0001" in reason for reason in rejected["reasons"])
 
     workspace.replace_config("C = 0.0001 }", "C = -1.0 }")
-    run = workspace.luigi("TrainValidateDeploy", DAY2)
+    run = workspace.run("TrainValidateDeploy", DAY2)
     assert run.returncode == 30
     failed = webhook.posts[-1]
     assert (failed["event"], failed["dataset"], failed["model"], failed["date"]) == \
@@ -103,9 +104,9 @@ def test_webhook_hears_promotion_rejection_failure_and_rollback(workspace, webho
     assert "'C' parameter" in failed["reasons"][0]
 
     workspace.replace_config("C = -1.0 }", "C = 0.5 }")
-    assert workspace.luigi("TrainValidateDeploy", DAY2).returncode == 0
+    assert workspace.run("TrainValidateDeploy", DAY2).returncode == 0
     assert webhook.posts[-1]["event"] == "promoted" and workspace.production() == "v0003"
-    proc = workspace.cli("registry", "rollback", "--reason", "complaints from the field")
+    proc = workspace.main("registry", "rollback", "--reason", "complaints from the field")
     assert proc.returncode == 0, proc.stderr
     rolled = webhook.posts[-1]
     assert (rolled["event"], rolled["version"], rolled["previous"]) == ("rolled_back", "v0001", "v0003")
@@ -114,7 +115,7 @@ def test_webhook_hears_promotion_rejection_failure_and_rollback(workspace, webho
     assert failed["version"] is None
 
     workspace.replace_config('target = "target"', 'tagret = "target"')
-    assert workspace.luigi("TrainValidateDeploy", DAY2).returncode == 35
+    assert workspace.run("TrainValidateDeploy", DAY2).returncode == 35
     unschedulable = webhook.posts[-1]
     assert unschedulable["event"] == "scheduling_failed" and "tagret: unknown key" in unschedulable["reasons"][0]
     secrets_nowhere(workspace, run.output + proc.stdout + proc.stderr, "T0KEN", "SECRET-hook")
@@ -122,21 +123,21 @@ def test_webhook_hears_promotion_rejection_failure_and_rollback(workspace, webho
 
 def test_undeliverable_alerts_are_logged_and_never_fail_the_run(workspace, webhook, monkeypatch):
     webhook.status = 500
-    run = workspace.luigi("TrainValidateDeploy", DAY1)
+    run = workspace.run("TrainValidateDeploy", DAY1)
     assert run.returncode == 0, run.output
     assert "alert 'promoted' not delivered to the webhook: HTTP Error 500" in run.output
 
     dead = f"http://127.0.0.1:{free_port()}/services/T0KEN/SECRET-hook"
     monkeypatch.setenv("PIPELINE_WEBHOOK_URL", dead)
     workspace.replace_config("C = 1.0 }", "C = 0.5 }")
-    run = workspace.luigi("TrainValidateDeploy", DAY2)
+    run = workspace.run("TrainValidateDeploy", DAY2)
     assert run.returncode == 0, run.output
     assert "not delivered to the webhook" in run.output and "Connection refused" in run.output
     assert "T0KEN" not in run.output
 
     monkeypatch.setenv("PIPELINE_WEBHOOK_URL", "hooks.example.com/services/T0KEN/SECRET-hook")  # no scheme
     workspace.replace_config("C = 0.5 }", "C = 0.7 }")
-    run = workspace.luigi("TrainValidateDeploy", DAY2)
+    run = workspace.run("TrainValidateDeploy", DAY2)
     assert run.returncode == 0, run.output
     assert "alert 'promoted' not delivered to the webhook: unknown url type: '<webhook url>'" in run.output
     assert "T0KEN" not in run.output
@@ -155,12 +156,12 @@ tolerance = 1.0
 
 def test_a_model_that_fails_its_smoke_test_is_rolled_back_and_alerted(workspace, webhook):
     workspace.add_config(DUMMY)
-    assert workspace.luigi("TrainValidateDeploy", "--model", "dummy", DAY1).returncode == 0
+    assert workspace.run("TrainValidateDeploy", "--model", "dummy", DAY1).returncode == 0
     assert workspace.production("digits", "dummy") == "v0001"
 
     # "uniform" without a random_state predicts differently on every call: not what was evaluated
     workspace.replace_config('strategy = "most_frequent"', 'strategy = "uniform"')
-    run = workspace.luigi("TrainValidateDeploy", "--model", "dummy", DAY2)
+    run = workspace.run("TrainValidateDeploy", "--model", "dummy", DAY2)
     assert run.returncode == 30, run.output
     assert "v0002 failed its smoke test after promotion" in run.output
     assert "held-out predictions differ from the candidate's evaluation" in run.output
@@ -172,7 +173,7 @@ def test_a_model_that_fails_its_smoke_test_is_rolled_back_and_alerted(workspace,
     assert webhook.events()[-2:] == ["rolled_back", "task_failed"]
     assert webhook.posts[-2]["previous"] == "v0002"
 
-    again = workspace.luigi("TrainValidateDeploy", "--model", "dummy", DAY2)
+    again = workspace.run("TrainValidateDeploy", "--model", "dummy", DAY2)
     assert again.returncode == 30
     assert "v0002 failed its smoke test before" in again.output
     assert workspace.history("digits", "dummy") == history  # no promote/rollback churn

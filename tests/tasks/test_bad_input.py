@@ -1,41 +1,24 @@
 """Bad input of every kind: one clear error line, a non-zero exit, and nothing lost.
 
-A module-wide workspace deploys the `customers` dataset once (production v0001). Each case
-copies it, breaks one thing, runs the real `luigi` command for the next day, and checks the
-exit code, the one line that names what is wrong, and that the registry and every earlier
-artifact are byte for byte what they were.
+Each case takes a copy of a workspace where the `customers` dataset is deployed (production
+v0001), breaks one thing, runs the pipeline for the next day through Luigi's own entry point
+(its exit codes), and checks the exit code, the one line that names what is wrong, and that
+the registry and every earlier artifact are byte for byte what they were.
 """
-import shutil
-
 import numpy as np
 import pytest
-from conftest import Workspace
-from samples import CUSTOMERS_BLOCK, customers
+from conftest import DAY2, Workspace
+from samples import customers
 
 pytestmark = pytest.mark.e2e
 
-DAY1, DAY2 = "--date=2026-01-01", "--date=2026-01-02"
 SCHEDULING_ERROR, MISSING_DATA, TASK_FAILED = 35, 20, 30
 
 
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory) -> Workspace:
-    ws = Workspace(tmp_path_factory.mktemp("deployed"))
-    customers().to_csv(ws.root / "customers.csv", index=False)
-    ws.add_config(CUSTOMERS_BLOCK.format(path=ws.root / "customers.csv"))
-    run = ws.luigi("TrainValidateDeploy", "--dataset", "customers", DAY1)
-    assert run.returncode == 0, run.output
-    assert ws.production("customers") == "v0001"
-    return ws
-
-
 @pytest.fixture
-def shop(deployed, workspace) -> Workspace:
+def shop(deployed) -> Workspace:
     """A copy of the deployed workspace whose source file the test may break."""
-    shutil.copytree(deployed.data, workspace.data)
-    workspace.toml.write_text(deployed.toml.read_text().replace(str(deployed.root), str(workspace.root)))
-    shutil.copy(deployed.root / "customers.csv", workspace.root / "customers.csv")
-    return workspace
+    return deployed("customers")
 
 
 def files(ws: Workspace) -> dict:
@@ -117,11 +100,10 @@ def test_bad_input_fails_in_one_line_and_loses_nothing(shop, case):
     spoil(shop)
     before = files(shop)
 
-    run = shop.luigi("TrainValidateDeploy", "--dataset", "customers", *args, DAY2)
+    run = shop.run("TrainValidateDeploy", "--dataset", "customers", *args, DAY2)
 
     assert run.returncode == code, run.output
-    headline = [text for text in run.output.splitlines() if text.partition(" pipeline: ")[2].startswith(
-        ("FAILED ", "CANNOT SCHEDULE ", "MISSING DATA "))]
+    headline = run.headlines()
     assert len(headline) == 1 and line in headline[0], run.output
     after = files(shop)
     assert {name: after.get(name) for name in before} == before  # nothing earlier changed or vanished
@@ -133,7 +115,7 @@ def test_url_that_answers_404_fails_at_once(shop, http_files):
     base_url, _ = http_files
     shop.replace_config(str(shop.root / "customers.csv"), f"{base_url}/exports/customers.csv")
     before = files(shop)
-    run = shop.luigi("TrainValidateDeploy", "--dataset", "customers", DAY2)
+    run = shop.run("TrainValidateDeploy", "--dataset", "customers", DAY2)
     assert run.returncode == TASK_FAILED, run.output
     assert f"{base_url}/exports/customers.csv: HTTP 404 Not Found" in run.output
     assert "retrying" not in run.output

@@ -1,21 +1,17 @@
-"""kill -9 of the real `luigi` process at points inside every task and inside promotion.
+"""kill -9 of the real `luigi` process at points inside every task and inside promotion, on both stores.
 
-After each kill: no committed output is damaged and production (if any) names a model that
-passes its sha256 check. A plain re-run then completes, and the registry ends exactly as after
-a run that was never interrupted.
+After each kill: every committed output still matches its manifest and production (if any)
+loads. A plain re-run then completes, and the registry ends exactly as after a run that was
+never interrupted (the shared digits deployment of DAY1).
 """
-import hashlib
-import json
 import signal
 import subprocess
 import time
 
 import pytest
-from conftest import FAULTS, REPO, Workspace
+from conftest import DAY1, FAULTS, REPO, S3Workspace, Workspace
 
 pytestmark = pytest.mark.e2e
-
-DAY = "--date=2026-03-01"
 
 KILL_POINTS = [
     "manifest:raw",            # IngestData: snapshot written, manifest not yet
@@ -31,57 +27,74 @@ KILL_POINTS = [
     "manifest:decisions",      # DeployModel: promoted, decision not yet recorded
     "manifest:reports",        # RunReport
 ]
+S3_KILL_POINTS = {
+    "uploading:models": "TrainModel",         # the model's files are uploaded, its manifest is not
+    "committing:evaluations": "EvaluateModel",
+    "history:promoted": "DeployModel",        # production.json written, its history line not
+}
 
 
 def registry_state(ws: Workspace) -> dict:
-    root = ws.registry_dir()
-    versions = sorted(p.name for p in root.glob("v*") if (p / "manifest.json").exists())
-    [decision] = [json.loads(p.read_text()) for p in ws.data.glob("decisions/*/*/*/*/decision.json")]
-    return {"production": ws.production(), "versions": versions, "decision": decision,
-            "history": [(e["event"], e["version"]) for e in ws.history()],
-            "model_sha256": {v: json.loads((root / v / "card.json").read_text())["model_sha256"] for v in versions}}
+    from pipeline.registry import Registry
 
-
-def sha256(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with ws.configured():
+        registry = Registry.for_model("digits", "logreg")
+        versions = registry.versions()
+        return {"production": registry.production_version(), "versions": versions,
+                "decision": ws.read_json("decisions", "2026-01-01", "decision.json"),
+                "history": [(e["event"], e["version"]) for e in registry.history()],
+                "model_sha256": {v: registry.card(v)["model_sha256"] for v in versions}}
 
 
 def assert_nothing_damaged(ws: Workspace):
-    for manifest in ws.data.rglob("manifest.json"):
-        for name, entry in json.loads(manifest.read_text())["files"].items():
-            assert sha256(manifest.parent / name) == entry["sha256"], manifest.parent / name
-    live = ws.production()
-    if live:
-        card = json.loads((ws.registry_dir() / live / "card.json").read_text())
-        assert sha256(ws.registry_dir() / live / "model.joblib") == card["model_sha256"]
+    from pipeline.artifacts import ArtifactDir
+    from pipeline.registry import Registry
+
+    store = ws.store  # on S3, with a cache of its own: every file is downloaded and checked again
+    for key in store.keys(""):
+        if key.endswith("/manifest.json"):
+            output = ArtifactDir(store, key.rsplit("/", 1)[0])
+            for name in output.manifest()["files"]:
+                output.verified(name)
+    with ws.configured():
+        registry = Registry.for_model("digits", "logreg")
+        if registry.production_version():
+            registry.load_production()  # checks the model's sha256 against its card
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory) -> dict:
-    ws = Workspace(tmp_path_factory.mktemp("reference"))
-    run = ws.luigi("TrainValidateDeploy", DAY)
-    assert run.returncode == 0, run.output
-    return registry_state(ws)
+def uninterrupted(_templates) -> dict:
+    return registry_state(_templates("digits"))
 
 
-@pytest.mark.parametrize("point", KILL_POINTS)
-def test_kill_9_then_rerun_ends_like_an_uninterrupted_run(workspace, uninterrupted, point):
-    killed = workspace.luigi("TrainValidateDeploy", DAY,
-                             env={"PYTHONPATH": FAULTS, "PIPELINE_TEST_KILL_AT": point})
+@pytest.mark.parametrize("any_store, point", [("local", p) for p in KILL_POINTS] +
+                         [("s3", p) for p in S3_KILL_POINTS], indirect=["any_store"])
+def test_kill_9_then_rerun_ends_like_an_uninterrupted_run(any_store, uninterrupted, point):
+    ws = any_store
+    killed = ws.luigi("TrainValidateDeploy", DAY1, env={"PYTHONPATH": FAULTS, "PIPELINE_TEST_KILL_AT": point})
     assert killed.returncode == -signal.SIGKILL, killed.output
-    assert_nothing_damaged(workspace)
+    assert_nothing_damaged(ws)
+    if point == "uploading:models":
+        assert ws.outputs("models") == []
+        assert any(key.endswith("/model.joblib") for key in ws.store.keys("models"))  # not an output
 
-    rerun = workspace.luigi("TrainValidateDeploy", DAY)
+    if isinstance(ws, S3Workspace):
+        import shutil
+
+        shutil.rmtree(ws.root / "cache", ignore_errors=True)  # the re-run may as well be on another host
+    rerun = ws.run("TrainValidateDeploy", DAY1)
     assert rerun.returncode == 0, rerun.output
-    assert registry_state(workspace) == uninterrupted
-    assert_nothing_damaged(workspace)
-    leftovers = [p for p in workspace.data.rglob(".*") if p.name.startswith((".tmp-", ".production.json."))]
+    if point in S3_KILL_POINTS and isinstance(ws, S3Workspace):
+        assert rerun.ran(S3_KILL_POINTS[point]) and not rerun.ran("IngestData")
+    assert registry_state(ws) == uninterrupted
+    assert_nothing_damaged(ws)
+    leftovers = [p for p in ws.data.rglob(".*") if p.name.startswith((".tmp-", ".production.json."))]
     assert leftovers == []
 
 
 def test_second_identical_run_exits_already_running_and_does_no_work(workspace):
     pause = workspace.root / "paused"
-    first = subprocess.Popen(workspace.command("TrainValidateDeploy", DAY), cwd=REPO, text=True,
+    first = subprocess.Popen(workspace.command("TrainValidateDeploy", DAY1), cwd=REPO, text=True,
                              env={**workspace.env, "PYTHONPATH": FAULTS, "PIPELINE_TEST_PAUSE_AT": "fit",
                                   "PIPELINE_TEST_PAUSE_FILE": str(pause)},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -92,7 +105,7 @@ def test_second_identical_run_exits_already_running_and_does_no_work(workspace):
             time.sleep(0.05)
         before = sorted(str(p) for p in workspace.data.rglob("*"))
 
-        second = workspace.luigi("TrainValidateDeploy", DAY)
+        second = workspace.luigi("TrainValidateDeploy", DAY1)
         assert second.returncode == 10, second.output  # [retcode] already_running
         assert "already running" in second.output
         assert "Informed scheduler" not in second.output  # it scheduled nothing
@@ -104,20 +117,20 @@ def test_second_identical_run_exits_already_running_and_does_no_work(workspace):
     assert workspace.production() == "v0001"
 
 
-def test_batch_scoring_killed_while_writing_scores_the_day_once_on_rerun(workspace):
+def test_batch_scoring_killed_while_writing_scores_the_day_once_on_rerun(deployed):
     import pandas as pd
     from sklearn.datasets import load_digits
 
-    assert workspace.luigi("TrainValidateDeploy", "--date=2026-02-28").returncode == 0
-    incoming = workspace.data / "incoming" / "digits" / "2026-03-01.csv"
+    ws = deployed()
+    incoming = ws.data / "incoming" / "digits" / "2026-03-01.csv"
     incoming.parent.mkdir(parents=True)
     load_digits(as_frame=True).frame.drop(columns=["target"]).head(40).to_csv(incoming, index=False)
 
     kill = {"PYTHONPATH": FAULTS, "PIPELINE_TEST_KILL_AT": "manifest:predictions"}
-    killed = workspace.luigi("BatchPredict", DAY, env=kill)
-    assert killed.returncode == -signal.SIGKILL and not workspace.outputs("predictions")
-    rerun = workspace.luigi("BatchPredict", DAY)
+    killed = ws.luigi("BatchPredict", "--date=2026-03-01", env=kill)
+    assert killed.returncode == -signal.SIGKILL and not ws.outputs("predictions")
+    rerun = ws.run("BatchPredict", "--date=2026-03-01")
     assert rerun.returncode == 0, rerun.output
-    [out] = workspace.outputs("predictions")
+    [out] = ws.outputs("predictions")
     assert len(pd.read_parquet(out / "predictions.parquet")) == 40
-    assert not [p for p in workspace.data.rglob(".tmp-*")]
+    assert not [p for p in ws.data.rglob(".tmp-*")]

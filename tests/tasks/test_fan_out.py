@@ -1,13 +1,10 @@
 """Grid fan-out on Luigi workers, and reuse of a fitted model when the content has not changed."""
-import json
-
 import pandas as pd
 import pytest
-from conftest import FAULTS
+from conftest import DAY1, DAY2
 
 pytestmark = pytest.mark.e2e
 
-DAY1, DAY2 = "--date=2026-01-01", "--date=2026-01-02"
 
 SEARCH = """
 [models.logreg_search]
@@ -18,8 +15,8 @@ cv_folds = 3
 """
 
 
-def card(workspace, date: str, model: str = "logreg") -> dict:
-    return json.loads(next((workspace.data / "models" / "digits" / model / date).glob("*/card.json")).read_text())
+def card(workspace, date: str, model: str = "logreg", dataset: str = "digits") -> dict:
+    return workspace.read_json("models", date, "card.json", dataset, model)
 
 
 def test_grid_points_run_as_tasks_on_two_workers_and_the_best_cv_score_wins(workspace):
@@ -51,40 +48,44 @@ def test_grid_points_run_as_tasks_on_two_workers_and_the_best_cv_score_wins(work
     assert workspace.production("digits", "logreg_search") == "v0001"
 
 
-def test_unchanged_content_reuses_the_fitted_model_instead_of_fitting(workspace):
-    assert workspace.luigi("TrainValidateDeploy", DAY1).returncode == 0
-    # any fit in the second run would kill it: it must not fit at all
-    same = workspace.luigi("TrainValidateDeploy", DAY2, env={"PYTHONPATH": FAULTS, "PIPELINE_TEST_KILL_AT": "fit"})
+def test_unchanged_content_reuses_the_fitted_model_instead_of_fitting(deployed, monkeypatch):
+    ws = deployed()
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted although the content did not change")
+
+    monkeypatch.setattr("pipeline.ml.models.fit_model", no_fit)
+    same = ws.run("TrainValidateDeploy", DAY2)
     assert same.returncode == 0, same.output
     assert same.ran("IngestData") and same.ran("TrainModel")
-    reused = card(workspace, "2026-01-02")
-    first = card(workspace, "2026-01-01")
-    assert reused["reused_from"]["candidate_id"] == first["candidate_id"]
+    reused = card(ws, "2026-01-02")
+    first = card(ws, "2026-01-01")
+    assert reused["reused_from"] == {"candidate_id": first["candidate_id"], "trained_at": first["trained_at"],
+                                     "output": ws.output("models", "2026-01-01").url}
     assert reused["date"] == "2026-01-02" and reused["model_sha256"] == first["model_sha256"]
-    assert [r["version"] for r in workspace.registry_list()] == ["v0001"]  # the same model, not a new version
-    decision = json.loads(next((workspace.data / "decisions").rglob("2026-01-02/*/decision.json")).read_text())
+    assert reused["candidate_id"] != first["candidate_id"]
+    assert [r["version"] for r in ws.registry_list()] == ["v0001"]  # the same model, not a new version
+    decision = ws.read_json("decisions", "2026-01-02", "decision.json")
     assert decision["production_after"] == "v0001" and "already in production" in decision["reasons"][-1]
 
 
 @pytest.mark.parametrize("change", ["params", "split seed", "package version", "data"])
-def test_reuse_stops_when_anything_in_the_content_changes(workspace, tmp_path, change):
-    from samples import CUSTOMERS_BLOCK, customers
+def test_reuse_stops_when_anything_in_the_content_changes(deployed, monkeypatch, change):
+    from samples import customers
 
-    source = tmp_path / "customers.csv"
-    customers().to_csv(source, index=False)
-    workspace.add_config(CUSTOMERS_BLOCK.format(path=source))
-    args = ("TrainValidateDeploy", "--dataset", "customers")
-    assert workspace.luigi(*args, DAY1).returncode == 0
-    env = {}
+    ws = deployed("customers")
     if change == "params":
-        workspace.replace_config("C = 1.0 }", "C = 0.5 }")
+        ws.replace_config("C = 1.0 }", "C = 0.5 }")
     elif change == "split seed":
-        workspace.add_config('[datasets.customers.split]\nseed = 7')
+        ws.add_config('[datasets.customers.split]\nseed = 7')
     elif change == "package version":
-        env = {"PYTHONPATH": FAULTS, "PIPELINE_TEST_PACKAGE_VERSION": "scikit-learn=0.0"}
+        from pipeline import provenance
+
+        real = provenance.package_versions()
+        monkeypatch.setattr(provenance, "package_versions", lambda: {**real, "scikit-learn": "0.0"})
     else:
-        customers(seed=3).to_csv(source, index=False)
-    again = workspace.luigi(*args, DAY2, env=env)
+        customers(seed=3).to_csv(ws.root / "customers.csv", index=False)
+    again = ws.run("TrainValidateDeploy", "--dataset", "customers", DAY2)
     assert again.returncode == 0, again.output
-    refit = json.loads(next((workspace.data / "models" / "customers").rglob("2026-01-02/*/card.json")).read_text())
-    assert "reused_from" not in refit
+    assert again.ran("TrainModel")
+    assert "reused_from" not in card(ws, "2026-01-02", dataset="customers")

@@ -28,7 +28,7 @@ def demo_kmeans_pp():
 
 
 def test_kmeans_config_reproduces_the_demo_table(workspace):
-    run = workspace.luigi("TrainValidateDeploy", "--dataset", "digits", "--model", "kmeans")
+    run = workspace.run("TrainValidateDeploy", "--dataset", "digits", "--model", "kmeans")
     assert run.returncode == 0, run.output
     ours = json.loads(next((workspace.data / "evaluations" / "digits" / "kmeans").rglob("metrics.json")).read_text())
     assert ours["n_samples"] == 1797  # fitted and scored on every row, as the demo does

@@ -11,7 +11,7 @@ import urllib.request
 
 import pandas as pd
 import pytest
-from conftest import FAULTS, REPO, free_port, running_luigid, tool
+from conftest import FAULTS, REPO, running_luigid, tool
 
 pytestmark = pytest.mark.e2e
 
@@ -94,94 +94,112 @@ def test_run_against_luigid_is_visible_in_its_api_and_task_history(workspace, lu
     assert {r["task"] for r in recorded} == PIPELINE_FAMILIES
 
 
-def test_batch_predict_waits_for_its_file_then_scores_it_with_the_live_version(workspace):
-    nothing = workspace.luigi("BatchPredict", DAY)
+def test_batch_predict_waits_for_its_file_then_scores_it_with_the_live_version(any_store, tmp_path):
+    ws = any_store
+    nothing = ws.run("BatchPredict", DAY)
     assert nothing.returncode == 20, nothing.output  # no model in production, no input
     assert "MISSING DATA ProductionModel(dataset=digits, model=logreg): no model in production" in nothing.output
-    assert workspace.luigi("TrainValidateDeploy", "--date=2026-02-28").returncode == 0
+    assert ws.run("TrainValidateDeploy", "--date=2026-02-28").returncode == 0
 
-    waiting = workspace.luigi("BatchPredict", DAY)
+    waiting = ws.run("BatchPredict", DAY)
     assert waiting.returncode == 20, waiting.output
-    incoming = workspace.data / "incoming" / "digits" / "2026-03-01.csv"
+    incoming = ws.store.url("incoming/digits/2026-03-01.csv")
     assert f"MISSING DATA IncomingData(dataset=digits, date=2026-03-01): {incoming} has not arrived" in waiting.output
-    assert "ran successfully" not in waiting.output and not (workspace.data / "predictions").exists()
+    assert "ran successfully" not in waiting.output and not ws.outputs("predictions")
 
-    incoming.parent.mkdir(parents=True)
-    digits_rows(25, seed=1).to_csv(incoming, index=False)
-    scored = workspace.luigi("BatchPredict", DAY)
+    rows = digits_rows(25, seed=1)
+    ws.store.write_bytes("incoming/digits/2026-03-01.csv", rows.to_csv(index=False).encode())
+    scored = ws.run("BatchPredict", DAY)
     assert scored.returncode == 0, scored.output
-    [out] = workspace.outputs("predictions")
+    [out] = ws.outputs("predictions")
     predictions = pd.read_parquet(out / "predictions.parquet")
     assert len(predictions) == 25 and set(predictions["model_version"]) == {"v0001"}
     assert predictions["prediction"].between(0, 9).all()
-    assert json.loads((out / "manifest.json").read_text())["model_version"] == "v0001"
+    assert (out.manifest()["model_version"], out.manifest()["rows"]) == ("v0001", 25)
+    assert out.manifest()["input"]["source"] == incoming
 
-    as_csv = workspace.luigi("BatchPredict", DAY, "--format", "csv")
+    as_csv = ws.run("BatchPredict", DAY, "--format", "csv")
     assert as_csv.returncode == 0, as_csv.output
-    assert len(pd.read_csv(next((workspace.data / "predictions").rglob("predictions.csv")))) == 25
+    [csv_out] = [o for o in ws.outputs("predictions") if o.listed("predictions.csv")]
+    assert pd.read_csv(csv_out / "predictions.csv")["prediction"].tolist() == predictions["prediction"].tolist()
+
+    by_hand = ws.main("predict", "--input", incoming, "--output", str(tmp_path / "out.csv"))
+    assert by_hand.returncode == 0, by_hand.stderr
+    assert pd.read_csv(tmp_path / "out.csv")["prediction"].tolist() == predictions["prediction"].tolist()
 
 
-def test_range_daily_backfills_thirty_days_of_batch_scoring(workspace):
-    assert workspace.luigi("TrainValidateDeploy", "--date=2026-01-01").returncode == 0
+def test_range_daily_backfills_thirty_days_of_batch_scoring(deployed):
+    ws = deployed()
     days = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(30)]
     for i, day in enumerate(days):
-        path = workspace.data / "incoming" / "digits" / f"{day}.csv"
+        path = ws.data / "incoming" / "digits" / f"{day}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         digits_rows(5, seed=i).to_csv(path, index=False)
 
     backfill = ("RangeDaily", "--of", "BatchPredict", "--start", "2026-01-01", "--stop", "2026-01-31",
                 "--days-back", "3650")
-    run = workspace.luigi(*backfill)
+    run = ws.run(*backfill)
     assert run.returncode == 0, run.output
-    assert len(workspace.outputs("predictions")) == 30
+    assert len(ws.outputs("predictions")) == 30
     assert re.search(r"ran successfully:\s+- 30 BatchPredict\(dataset=digits, date=2026-01-01...2026-01-30",
                      run.output), run.output
 
-    again = workspace.luigi(*backfill)
+    again = ws.run(*backfill)
     assert again.returncode == 0 and "BatchPredict" not in again.output.split("Execution Summary")[1]
 
 
-def test_default_run_writes_an_html_report_and_report_prints_it(workspace):
-    assert workspace.luigi("TrainValidateDeploy", DAY).returncode == 0
-    [out] = workspace.outputs("reports")
+def test_the_run_report_shows_what_the_run_decided_and_report_prints_it(deployed):
+    ws = deployed()
+    [out] = ws.outputs("reports")
     html = (out / "report.html").read_text()
-    for heading in ("Dataset", "Metrics", "Gate decision", "Plots", "Task durations"):
-        assert f"<h2>{heading}</h2>" in html
+    sections = ["Dataset", "Metrics", "Gate decision", "Plots", "Task durations"]
+    positions = [html.index(f"<h2>{heading}</h2>") for heading in sections]
+    assert positions == sorted(positions)
+    metrics = ws.read_json("evaluations", "2026-01-01", "metrics.json")
+    assert f"{metrics['accuracy']:.4f}" in html and "sklearn:digits" in html and "1797" in html
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
     assert len(images) == 2  # confusion matrix, accuracy across versions
     assert all(base64.b64decode(image).startswith(b"\x89PNG") for image in images)
-    run = json.loads((out / "run.json").read_text())
-    assert run["decision"]["decision"] == "promoted" and run["candidate"]["version"] == "v0001"
-    assert {d["task"] for d in run["durations"]} == PIPELINE_FAMILIES - {"TrainValidateDeploy", "RunReport"}
 
-    proc = workspace.cli("report")
+    run = out.read_json("run.json")
+    assert run["decision"] == ws.read_json("decisions", "2026-01-01", "decision.json")
+    assert (run["decision"]["decision"], run["candidate"]["version"]) == ("promoted", "v0001")
+    assert run["candidate"]["metrics"] == metrics and run["production"] == {"version": None, "metrics": None}
+    assert run["data"] | {"fingerprint": None} == {"source": "sklearn:digits", "rows": 1797, "columns": 65,
+                                                   "fingerprint": None}
+    assert [v["version"] for v in run["versions"]] == ["v0001"] and run["versions"][0]["status"] == "production"
+    assert {d["task"] for d in run["durations"]} == PIPELINE_FAMILIES - {"TrainValidateDeploy", "RunReport"}
+    assert all(d["seconds"] >= 0 for d in run["durations"])
+
+    proc = ws.main("report")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("digits/logreg run of 2026-03-01")
+    assert proc.stdout.startswith("digits/logreg run of 2026-01-01")
     assert "decision: promoted v0001" in proc.stdout and "registry history" in proc.stdout
     assert f"full report: {out / 'report.html'}" in proc.stdout
 
 
-def test_invalidate_moves_a_task_and_its_downstream_outputs_and_the_next_run_redoes_them(workspace):
-    assert workspace.luigi("TrainValidateDeploy", DAY).returncode == 0
-    registry_before = {p: p.read_bytes() for p in workspace.registry_dir().rglob("*") if p.is_file()}
-    kept = workspace.outputs("raw") + workspace.outputs("validated") + workspace.outputs("split")
+def test_invalidate_moves_a_task_and_its_downstream_outputs_and_the_next_run_redoes_them(any_store):
+    ws = any_store
+    assert ws.run("TrainValidateDeploy", DAY).returncode == 0
+    registry_before = {key: ws.store.read_bytes(key) for key in ws.store.keys("registry")}
+    kept = {stage: [o.key for o in ws.outputs(stage)] for stage in ("raw", "validated", "split")}
 
-    proc = workspace.cli("invalidate", "TrainModel", "--date", "2026-03-01")
+    proc = ws.main("invalidate", "TrainModel", "--date", "2026-03-01")
     assert proc.returncode == 0, proc.stderr
     moved = [line.split(" -> ")[0].split()[-1] for line in proc.stdout.splitlines()]
     assert [m.split("/data/")[1].split("/")[0] for m in moved] == \
         ["models", "evaluations", "verdicts", "decisions", "reports"]
-    assert all((workspace.data / "trash").rglob(f"{stage}/digits/logreg/2026-03-01/*/manifest.json")
-               for stage in ("models", "reports"))
-    assert workspace.outputs("raw") + workspace.outputs("validated") + workspace.outputs("split") == kept
-    assert {p: p.read_bytes() for p in workspace.registry_dir().rglob("*") if p.is_file()} == registry_before
+    assert [ws.outputs(stage) for stage in ("models", "evaluations", "verdicts", "decisions", "reports")] == [[]] * 5
+    assert len([key for key in ws.store.keys("trash") if key.endswith("/manifest.json")]) == 5
+    assert {stage: [o.key for o in ws.outputs(stage)] for stage in kept} == kept
+    assert {key: ws.store.read_bytes(key) for key in ws.store.keys("registry")} == registry_before
 
-    rerun = workspace.luigi("TrainValidateDeploy", DAY)
+    rerun = ws.run("TrainValidateDeploy", DAY)
     assert rerun.returncode == 0, rerun.output
     assert rerun.ran("TrainModel") and rerun.ran("RunReport") and not rerun.ran("SplitData")
-    assert [r["version"] for r in workspace.registry_list()] == ["v0001"]  # the same candidate, not a new version
+    assert [r["version"] for r in ws.registry_list()] == ["v0001"]  # the same model bytes, not a new version
 
-    unknown = workspace.cli("invalidate", "Training", "--date", "2026-03-01")
+    unknown = ws.main("invalidate", "Training", "--date", "2026-03-01")
     assert unknown.returncode == 1 and "no task 'Training' in a run" in unknown.stderr
 
 
@@ -194,27 +212,6 @@ def test_luigi_deps_tree_shows_what_would_run(workspace):
     assert "[TrainModel-{'dataset': 'digits', 'date': '2026-03-01', 'model': 'logreg'} (PENDING)]" in tree
 
 
-def test_scheduler_commands_ignore_a_stale_pid_and_refuse_a_busy_port(workspace, http_server):
-    other = subprocess.Popen(["sleep", "60"])  # what a recorded pid may belong to after a reboot
-    try:
-        (workspace.data / "luigid").mkdir(parents=True)
-        (workspace.data / "luigid" / "server.json").write_text(
-            json.dumps({"pid": other.pid, "address": "127.0.0.1", "port": free_port()}))
-        status = workspace.cli("scheduler", "status")
-        assert status.returncode == 3 and status.stdout.strip() == "luigid is not running"
-        assert workspace.cli("scheduler", "stop").stdout.strip() == "luigid is not running"
-        assert other.poll() is None  # not signalled
-    finally:
-        other.kill()
-        other.wait()
-
-    with http_server(lambda path: (200, b"")) as (base_url, _):
-        port = base_url.rsplit(":", 1)[1]
-        busy = workspace.cli("scheduler", "start", "--port", port)
-    assert busy.returncode == 1
-    assert busy.stderr.strip() == f"error: 127.0.0.1:{port} is already in use by another program; choose another --port"
-
-
 def test_batch_predict_reads_incoming_files_like_the_source_and_invalidate_rescores(workspace, tmp_path):
     from samples import CUSTOMERS_BLOCK, customers
 
@@ -222,17 +219,19 @@ def test_batch_predict_reads_incoming_files_like_the_source_and_invalidate_resco
     customers().to_csv(source, index=False, sep=";")
     workspace.add_config(CUSTOMERS_BLOCK.format(path=source).replace('problem = "classification"',
                                                                      'problem = "classification"\nsep = ";"'))
-    assert workspace.luigi("TrainValidateDeploy", "--dataset", "customers", "--date=2026-02-28").returncode == 0
+    assert workspace.run("TrainValidateDeploy", "--dataset", "customers", "--date=2026-02-28").returncode == 0
     incoming = workspace.data / "incoming" / "customers" / "2026-03-01.csv"
     incoming.parent.mkdir(parents=True)
     customers(n=30, seed=5).drop(columns=["churned"]).to_csv(incoming, index=False, sep=";")
     for fmt in ("parquet", "csv"):
-        run = workspace.luigi("BatchPredict", "--dataset", "customers", DAY, "--format", fmt)
+        run = workspace.run("BatchPredict", "--dataset", "customers", DAY, "--format", fmt)
         assert run.returncode == 0, run.output
     assert len(workspace.outputs("predictions")) == 2
+    [scored] = [o for o in workspace.outputs("predictions") if o.listed("predictions.parquet")]
+    assert set(pd.read_parquet(scored / "predictions.parquet")["prediction"]) <= {"yes", "no"}
 
-    proc = workspace.cli("invalidate", "BatchPredict", "--dataset", "customers", "--date", "2026-03-01")
+    proc = workspace.main("invalidate", "BatchPredict", "--dataset", "customers", "--date", "2026-03-01")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("moved ") == 2 and not workspace.outputs("predictions")
-    assert workspace.luigi("BatchPredict", "--dataset", "customers", DAY).returncode == 0
+    assert workspace.run("BatchPredict", "--dataset", "customers", DAY).returncode == 0
     assert len(workspace.outputs("predictions")) == 1

@@ -18,7 +18,7 @@ def flaky(body: bytes, failures: int):
 def test_source_that_fails_twice_then_serves_is_fetched_with_backoff(workspace, http_server):
     with http_server(flaky(customers().to_csv(index=False).encode(), failures=2)) as (base_url, requests):
         workspace.add_config(CUSTOMERS_BLOCK.format(path=f"{base_url}/customers.csv"))
-        run = workspace.luigi("TrainValidateDeploy", "--dataset", "customers")
+        run = workspace.run("TrainValidateDeploy", "--dataset", "customers")
     assert run.returncode == 0, run.output
     assert len(requests) == 3
     assert "HTTP 503 Service Unavailable; retrying in 1.0s (attempt 2 of 4)" in run.output
@@ -32,7 +32,7 @@ def test_luigi_retries_the_task_when_the_outage_outlasts_the_backoff(workspace, 
                       "[scheduler]\nretry_delay = 1\nretry_count = 3\n")
     with http_server(flaky(customers().to_csv(index=False).encode(), failures=4)) as (base_url, requests):
         workspace.add_config(CUSTOMERS_BLOCK.format(path=f"{base_url}/customers.csv"))
-        run = workspace.luigi("TrainValidateDeploy", "--dataset", "customers")
+        run = workspace.run("TrainValidateDeploy", "--dataset", "customers")
     assert run.returncode == 0, run.output
     assert len(requests) == 5  # four by the first attempt's backoff, one by Luigi's retry
     assert run.output.count("FAILED IngestData(dataset=customers") == 1

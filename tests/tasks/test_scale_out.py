@@ -12,8 +12,6 @@ import time
 import pytest
 from conftest import FAULTS, REPO, S3Workspace, running_luigid
 
-from pipeline.artifacts import ArtifactDir
-
 pytestmark = pytest.mark.e2e
 
 DAY = "--date=2026-01-01"
@@ -53,9 +51,9 @@ def runs(ws: S3Workspace) -> list[dict]:
 
 def result(ws: S3Workspace) -> dict:
     """What a run decided, without the times and places that differ between runs."""
-    def one(stage: str) -> ArtifactDir:
-        [key] = ws.outputs(stage)
-        return ArtifactDir(ws.store, key)
+    def one(stage: str):
+        [output] = ws.outputs(stage)
+        return output
 
     card = one("models").read_json("card.json")
     return {"search": card["search"], "model_sha256": card["model_sha256"], "params": card["model_spec"]["params"],
@@ -102,7 +100,7 @@ def test_two_workers_on_one_luigid_share_a_fan_out_run_and_match_one_worker(s3_w
     (tmp_path / "alone").mkdir()
     alone = S3Workspace(tmp_path / "alone", s3_env)  # a bucket of its own
     alone.toml.write_text(ws.toml.read_text())
-    single = alone.luigi("TrainValidateDeploy", "--model", "logreg_search", DAY)
+    single = alone.run("TrainValidateDeploy", "--model", "logreg_search", DAY)
     assert single.returncode == 0, single.output
     assert result(ws) == result(alone)
     assert result(ws)["production"] == "v0001"

@@ -1,0 +1,162 @@
+"""Hyperparameter search: grid points, their k-fold scores, and the winner."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
+
+from pipeline.ml.errors import ModelSpecError
+from pipeline.ml.models import build_model
+from pipeline.ml.search import best_point, cross_validate, grid_points, search_summary, with_point
+
+LOGREG = {"estimator": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 200}}
+RIDGE = {"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 1.0}}
+
+
+def noisy_rows(n: int = 40, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """A numeric and a text feature; a noisy label and a noisy numeric target that follow `x`."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"x": rng.normal(size=n), "plan": rng.choice(["a", "b", "c"], size=n)})
+    X.loc[3, "x"] = np.nan  # preprocessing runs inside each fold
+    noise = rng.normal(size=n)
+    label = pd.Series((X["x"].fillna(0) + noise > 0).astype(int))
+    target = pd.Series(2.0 * X["x"].fillna(0) + noise)
+    return X, label, target
+
+
+def result(point: dict, mean: float) -> dict:
+    return {"point": point, "cv": {"scoring": "accuracy", "folds": 3, "mean": mean, "std": 0.0,
+                                   "scores": [mean] * 3}}
+
+
+# ---------------------------------------------------------------- grid_points
+
+def test_grid_points_are_every_combination_in_sorted_name_order():
+    points = grid_points({"max_depth": [2, 4], "criterion": ["gini", "entropy", "log_loss"]})
+    assert points == [
+        {"criterion": "gini", "max_depth": 2}, {"criterion": "gini", "max_depth": 4},
+        {"criterion": "entropy", "max_depth": 2}, {"criterion": "entropy", "max_depth": 4},
+        {"criterion": "log_loss", "max_depth": 2}, {"criterion": "log_loss", "max_depth": 4},
+    ]
+    assert all(list(point) == ["criterion", "max_depth"] for point in points)
+
+
+def test_grid_points_do_not_depend_on_the_order_names_are_written_in():
+    a = grid_points({"b": [1, 2], "a": [True, False], "c": [0.1]})
+    b = grid_points({"c": [0.1], "a": [True, False], "b": [1, 2]})
+    assert a == b
+    assert [list(p.items()) for p in a] == [list(p.items()) for p in b]
+    assert len(a) == 4
+
+
+def test_grid_points_keep_the_value_order_of_each_list():
+    assert grid_points({"C": [10.0, 0.1, 1.0]}) == [{"C": 10.0}, {"C": 0.1}, {"C": 1.0}]
+
+
+# ---------------------------------------------------------------- with_point
+
+def test_with_point_drops_the_grid_and_merges_the_point_into_params():
+    spec = {**LOGREG, "params": {"max_iter": 200, "C": 1.0}, "grid": {"C": [0.1, 1.0]}, "cv_folds": 3}
+    before = copy.deepcopy(spec)
+    assert with_point(spec, {"C": 0.1}) == {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "params": {"max_iter": 200, "C": 0.1},  # the point's value wins
+        "cv_folds": 3,
+    }
+    assert spec == before  # the spec in config is not touched
+
+
+def test_with_point_on_a_spec_without_params():
+    spec = {"estimator": "sklearn.tree.DecisionTreeClassifier", "grid": {"max_depth": [2]}}
+    assert with_point(spec, {"max_depth": 2}) == {"estimator": "sklearn.tree.DecisionTreeClassifier",
+                                                  "params": {"max_depth": 2}}
+    assert "params" not in spec
+
+
+# ---------------------------------------------------------------- cross_validate
+
+def test_classification_score_equals_sklearns_stratified_cross_val_score():
+    X, y, _ = noisy_rows()
+    got = cross_validate(LOGREG, X, y, "classification", folds=3, seed=7)
+    splitter = StratifiedKFold(3, shuffle=True, random_state=7)
+    expected = cross_val_score(build_model(LOGREG, X), X, y, cv=splitter, scoring="accuracy")
+    assert got["scoring"] == "accuracy"
+    assert got["folds"] == 3
+    assert got["scores"] == pytest.approx(expected.tolist(), abs=1e-12)
+    assert got["mean"] == pytest.approx(expected.mean(), abs=1e-12)
+    assert got["std"] == pytest.approx(expected.std(), abs=1e-12)
+    assert all(isinstance(s, float) for s in [got["mean"], got["std"], *got["scores"]])
+
+
+def test_regression_score_equals_sklearns_shuffled_kfold_r2():
+    X, _, y = noisy_rows()
+    got = cross_validate(RIDGE, X, y, "regression", folds=2, seed=11)
+    splitter = KFold(2, shuffle=True, random_state=11)
+    expected = cross_val_score(build_model(RIDGE, X), X, y, cv=splitter, scoring="r2")
+    assert got["scoring"] == "r2"
+    assert got["folds"] == 2
+    assert got["scores"] == pytest.approx(expected.tolist(), abs=1e-12)
+    assert got["mean"] == pytest.approx(expected.mean(), abs=1e-12)
+    assert got["std"] == pytest.approx(expected.std(), abs=1e-12)
+
+
+def test_clustering_cannot_be_cross_validated():
+    X, _, _ = noisy_rows()
+    spec = {"estimator": "sklearn.cluster.KMeans", "params": {"n_clusters": 2, "n_init": 1}}
+    with pytest.raises(ModelSpecError, match="a search grid needs a classification or regression problem, "
+                                             "not clustering"):
+        cross_validate(spec, X, None, "clustering", folds=3, seed=0)
+
+
+def test_a_bad_param_value_is_a_model_spec_error_naming_the_estimator():
+    X, y, _ = noisy_rows()
+    spec = {**LOGREG, "params": {"C": -1.0}}
+    message = r"estimator 'sklearn\.linear_model\.LogisticRegression' with \{'C': -1\.0\} failed to fit"
+    with pytest.raises(ModelSpecError, match=message):
+        cross_validate(spec, X, y, "classification", folds=3, seed=0)
+
+
+def test_an_unknown_param_name_is_a_model_spec_error_naming_the_estimator():
+    X, y, _ = noisy_rows()
+    spec = {**LOGREG, "params": {"bogus": 1}}
+    with pytest.raises(ModelSpecError, match=r"estimator 'sklearn\.linear_model\.LogisticRegression'.*bogus"):
+        cross_validate(spec, X, y, "classification", folds=3, seed=0)
+
+
+# ---------------------------------------------------------------- best_point / search_summary
+
+def test_best_point_is_the_highest_mean():
+    results = [result({"C": 0.1}, 0.70), result({"C": 1.0}, 0.85), result({"C": 10.0}, 0.80)]
+    assert best_point(results)["point"] == {"C": 1.0}
+
+
+def test_best_point_on_a_tie_is_the_first_in_grid_order():
+    results = [result({"C": 0.1}, 0.70), result({"C": 1.0}, 0.85), result({"C": 10.0}, 0.85)]
+    assert best_point(results)["point"] == {"C": 1.0}
+    assert best_point(list(reversed(results)))["point"] == {"C": 10.0}
+
+
+def test_best_point_for_r2_prefers_the_least_negative():
+    results = [result({"alpha": 1}, -0.5), result({"alpha": 10}, -0.1)]
+    assert best_point(results)["point"] == {"alpha": 10}
+
+
+def test_search_summary_lists_every_point_and_names_the_winner():
+    results = [result({"C": 0.1}, 0.70), result({"C": 1.0}, 0.85)]
+    summary = search_summary(results, folds=3)
+    assert summary == {"scoring": "accuracy", "folds": 3, "points": results, "best": {"C": 1.0}}
+
+
+def test_search_summary_of_real_cross_validation_results_feeds_with_point():
+    X, _, y = noisy_rows()
+    spec = {**RIDGE, "grid": {"alpha": [1e4, 0.1]}}  # a huge penalty flattens the fit: 0.1 wins
+    results = [{"point": point, "cv": cross_validate(with_point(spec, point), X, y, "regression", folds=2, seed=0)}
+               for point in grid_points(spec["grid"])]
+    summary = search_summary(results, folds=2)
+    assert summary["scoring"] == "r2"
+    assert results[1]["cv"]["mean"] > results[0]["cv"]["mean"]
+    assert summary["best"] == {"alpha": 0.1}
+    assert with_point(spec, summary["best"]) == {"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 0.1}}
