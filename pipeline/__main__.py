@@ -49,11 +49,12 @@ def cmd_list(args) -> int:
 
 def cmd_show(args) -> int:
     registry = Registry.for_model(args.dataset, args.model)
+    registry.require()
     version = args.version or registry.production_version()
     if version is None:
         raise RegistryError(f"{registry}: no production model; name a version")
     card = registry.card(version)
-    events = [e for e in registry.history() if e.get("version") == version]
+    events = registry.history_of(version)
     if args.json:
         print(json.dumps({"card": card, "status": registry.statuses().get(version, "registered"),
                           "history": events}, indent=2, default=str))
@@ -70,9 +71,17 @@ def cmd_show(args) -> int:
             print(f"    {key:<18}{value:.4f}")
     print("  history")
     for event in events:
-        reasons = event.get("reason") or "; ".join(event.get("reasons", []))
-        print(f"    {event['at']}  {event['event']:<12}{reasons}")
+        print(f"    {event['at']}  {_event_line(event, version)}".rstrip())
     return 0
+
+
+def _event_line(event: dict, version: str) -> str:
+    reason = event.get("reason") or "; ".join(event.get("reasons", []))
+    if event.get("version") == version:
+        return f"{event['event']:<12}{reason}"
+    if event["event"] == "promoted":  # another version went live in its place
+        return f"{'replaced':<12}by {event['version']}: {reason}"
+    return f"{'rolled_back':<12}{reason} (production went to {event['version'] or 'nothing'})"
 
 
 def cmd_promote(args) -> int:
@@ -142,6 +151,9 @@ def cmd_invalidate(args) -> int:
     except ValueError:
         raise ConfigError(f"--date {args.date!r} is not a date (YYYY-MM-DD)") from None
     moved = invalidate(args.task, args.dataset, args.model, date)
+    if args.json:
+        print(json.dumps([{"from": source, "to": target} for source, target in moved], indent=2))
+        return 0
     for source, target in moved:
         print(f"moved {source} -> {target}")
     if not moved:
@@ -155,8 +167,8 @@ def cmd_report(args) -> int:
 
     reports = RunReport.committed(dataset=args.dataset, model=args.model)
     if not reports:
-        print(f"no run reports under {settings.store().url(RunReport.stage)} yet (TrainValidateDeploy writes them)")
-        return 1
+        raise PipelineError(f"no run reports under {settings.store().url(RunReport.stage)} yet "
+                            "(TrainValidateDeploy writes them)")
     runs = sorted(((report.read_json(RunReport.RUN), report) for report in reports),
                   key=lambda item: item[0]["generated_at"])
     latest, report = runs[-1]  # the run made last, whatever its --date
@@ -184,22 +196,24 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func)
         return sub
 
-    registry = commands.add_parser("registry", help="list, show, promote and roll back model versions")
+    registry_help = "list, show, promote and roll back model versions"
+    registry = commands.add_parser("registry", help=registry_help, description=registry_help)
     actions = registry.add_subparsers(dest="action", required=True)
     command(actions, "list", cmd_list, "every registered version and its status", filters=True)
     command(actions, "show", cmd_show, "a version's card and history (default: production)") \
-        .add_argument("version", nargs="?")
+        .add_argument("version", nargs="?", help="a version such as v0002 (default: the one in production)")
     promote = command(actions, "promote", cmd_promote, "make a registered version the production model")
-    promote.add_argument("version")
-    promote.add_argument("--reason")
+    promote.add_argument("version", help="the version to put in production, such as v0002")
+    promote.add_argument("--reason", help="recorded in the history (default: 'promoted by hand')")
     rollback = command(actions, "rollback", cmd_rollback,
                        "make the previous production version (or --to VERSION) live again")
-    rollback.add_argument("--to", metavar="VERSION")
-    rollback.add_argument("--reason")
+    rollback.add_argument("--to", metavar="VERSION", help="the version to make live (default: the previous one)")
+    rollback.add_argument("--reason", help="recorded in the history (default: 'rolled back by hand')")
 
     predict = command(commands, "predict", cmd_predict, "score a CSV or Parquet file with the production model")
-    predict.add_argument("--input", required=True, help="CSV or Parquet file with the model's feature columns")
-    predict.add_argument("--output", required=True, help="where to write predictions (.parquet or .csv)")
+    predict.add_argument("--input", required=True,
+                         help="CSV or Parquet file (a path or an s3:// URL) with the model's feature columns")
+    predict.add_argument("--output", required=True, help="where to write predictions (.parquet, .pq or .csv)")
 
     command(commands, "report", cmd_report, "print the latest run report and the registry history", filters=True)
 
@@ -208,8 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     invalidate.add_argument("task", help="a task family, e.g. TrainModel")
     invalidate.add_argument("--date", required=True, help="the run's date, YYYY-MM-DD")
 
-    scheduler = commands.add_parser("scheduler", help="luigid, the central scheduler and visualizer, in the background")
-    scheduler.add_argument("action", choices=["start", "stop", "status"])
+    scheduler_help = "luigid, the central scheduler and visualizer, in the background"
+    scheduler = commands.add_parser(
+        "scheduler", help=scheduler_help, description=f"{scheduler_help}; state and task history in data_dir/luigid")
+    scheduler.add_argument("action", choices=["start", "stop", "status"],
+                           help="start it (or say where it runs), stop it, or count its tasks by status "
+                                "(exit 3 when it is not running)")
     scheduler.add_argument("--address", default="127.0.0.1", help="address to bind (default: 127.0.0.1 only)")
     scheduler.add_argument("--port", type=int, default=8082, help="port (default: 8082, Luigi's default)")
     scheduler.set_defaults(func=cmd_scheduler)

@@ -59,8 +59,17 @@ def send(event: str, text: str, **fields) -> bool:
             response.read()
         return True
     except Exception as exc:  # noqa: BLE001 - an alert must never fail the run
-        logger.warning("alert %r not delivered to the webhook: %s", event, str(exc).replace(url, "<webhook url>"))
+        logger.warning("alert %r not delivered to the webhook: %s", event, _masked(str(exc), url))
         return False
+
+
+def _masked(text: str, url: str) -> str:
+    """`text` without the webhook URL, nor its path or query alone (an HTTP error may quote those)."""
+    parts = urllib.parse.urlsplit(url)
+    for secret in (url, parts.path, parts.query):
+        if len(secret) > 1:
+            text = text.replace(secret, "<webhook url>")
+    return text
 
 
 def registry_event(registry, event: str, version: str | None, *, previous: str | None = None,

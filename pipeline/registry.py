@@ -68,6 +68,9 @@ class Registry:
     @classmethod
     def all(cls, dataset: str | None = None, model: str | None = None) -> list[Registry]:
         """Every registry in data_dir, or those of one dataset and/or model."""
+        for kind, name in (("dataset", dataset), ("model", model)):
+            if name is not None:
+                check_name(kind, name)
         if dataset and model:
             return [cls.for_model(dataset, model)]
         artifacts = store()
@@ -76,6 +79,11 @@ class Registry:
 
     def __str__(self) -> str:
         return f"{self.dataset}/{self.model}"
+
+    def require(self) -> None:
+        """RegistryError unless something was ever deployed here."""
+        if not self.store.keys(self.key):
+            raise RegistryError(f"{self}: no such registry (nothing was ever deployed for it)")
 
     def _at(self, name: str) -> str:
         return join(self.key, name)
@@ -118,6 +126,11 @@ class Registry:
                 if number < len(lines):  # only the last line can be cut short, by a crash mid-append
                     raise RegistryError(f"{self.store.url(self._at(HISTORY))}: line {number} is not JSON") from None
         return events
+
+    def history_of(self, version: str) -> list[dict]:
+        """The events that changed a version's state: its own, and those that took it out of production."""
+        return [e for e in self.history() if e.get("version") == version
+                or (e["event"] in ("promoted", "rolled_back") and e.get("previous") == version)]
 
     def statuses(self) -> dict[str, str]:
         """Each version's state: production, rejected, retired (was live), smoke_failed, or registered."""
@@ -174,8 +187,8 @@ class Registry:
             finally:
                 self._lock_depth -= 1
             return
-        if not create and not self.store.keys(self.key):
-            raise RegistryError(f"{self}: no such registry (nothing was ever deployed for it)")
+        if not create:
+            self.require()
         with self.store.lock(self._at(".lock")):
             self._lock_depth = 1
             try:
@@ -252,6 +265,8 @@ class Registry:
             self.load(to)
             if to in stack:  # forget what was live after `to` last was
                 stack = stack[:len(stack) - 1 - stack[::-1].index(to)]
+            else:  # rolling forward (or to a version never live): the one it replaces is the way back
+                stack = [*stack, pointer["version"]]
             self._set_production({"event": "rolled_back", "version": to, "previous": pointer["version"],
                                   "reason": reason}, stack, replacing=pointer)
             return to

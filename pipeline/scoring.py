@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.errors import StorageError
 from pipeline.ml.errors import DataError
 from pipeline.registry import Registry
 from pipeline.settings import dataset_spec
@@ -47,23 +48,32 @@ def score_with_production(dataset: str, model: str, location: str):
     names the version, the input (with its sha256) and the number of rows."""
     from pipeline.sources import read_source
 
-    version, estimator, card = Registry.for_model(dataset, model).load_production()
     spec = dataset_spec(dataset)  # files to score are written like the dataset's source
+    version, estimator, card = Registry.for_model(dataset, model).load_production()
     frame, source = read_source(location, sep=spec.get("sep"), na_values=spec.get("na_values"))
     scored = score_frame(frame, estimator, card, location).assign(model_version=version)
     return scored, {"model_version": version, "input": source, "rows": len(scored)}
 
 
 def check_output_name(path: Path) -> None:
-    if Path(path).suffix.lower() not in OUTPUT_SUFFIXES:
-        raise DataError(f"{path}: the output name must end in .parquet or .csv")
+    """Refuse an output name scoring cannot write to, before any work is done."""
+    path = Path(path)
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise DataError(f"{path}: the output name must end in .parquet, .pq or .csv")
+    if path.is_dir():
+        raise StorageError(f"{path}: cannot write the output: it is a folder")
+    blocked = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    if blocked:
+        raise StorageError(f"{path}: cannot write the output: {blocked} is a file, not a folder")
 
 
 def write_frame(frame, path: Path) -> None:
     """Write rows as CSV or Parquet (by the name's suffix) in one step: a reader never sees half a file."""
     path = Path(path)
     check_output_name(path)
-    if path.suffix.lower() == ".csv":
-        write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
-    else:
-        write_atomically(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    write = (lambda tmp: frame.to_csv(tmp, index=False)) if path.suffix.lower() == ".csv" else \
+        (lambda tmp: frame.to_parquet(tmp, index=False))
+    try:
+        write_atomically(path, write)
+    except OSError as exc:  # a full disk, no permission: the user's environment, not a bug
+        raise StorageError(f"{path}: cannot write the output: {exc.strerror or exc}") from None

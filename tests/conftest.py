@@ -1,6 +1,7 @@
 """Fixtures for end-to-end runs: a temporary data dir, config overrides, the real `luigi` command."""
 from __future__ import annotations
 
+import configparser
 import contextlib
 import http.server
 import io
@@ -84,16 +85,28 @@ class Workspace:
         self.toml = root / "pipeline.toml"
         self.toml.write_text(PIPELINE_TOML.read_text())
         self.cfg = root / "override.cfg"
-        self.extra_cfg = ""
+        self.extra: dict[str, dict[str, str]] = {}
         self._write_cfg()
 
+    def settings(self) -> dict[str, dict[str, str]]:
+        """The override cfg's own sections, before what tests add."""
+        return {"pipeline": {"data_dir": str(self.data), "config": str(self.toml)},
+                "core": {"lock_pid_dir": str(self.root / "locks")}}
+
     def _write_cfg(self):
-        self.cfg.write_text(
-            f"[pipeline]\ndata_dir = {self.data}\nconfig = {self.toml}\n\n"
-            f"[core]\nlock_pid_dir = {self.root / 'locks'}\n\n{self.extra_cfg}")
+        sections = self.settings()
+        for section, options in self.extra.items():
+            sections.setdefault(section, {}).update(options)
+        self.cfg.write_text("".join(f"[{section}]\n" + "".join(f"{key} = {value}\n" for key, value in options.items())
+                                    + "\n" for section, options in sections.items()))
 
     def add_cfg(self, text: str):
-        self.extra_cfg += text + "\n"
+        """Add luigi.cfg sections or keys (merged into what the override cfg already has)."""
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.optionxform = str
+        parser.read_string(text)
+        for section in parser.sections():
+            self.extra.setdefault(section, {}).update(parser[section])
         self._write_cfg()
 
     def add_config(self, toml_text: str):
@@ -107,11 +120,13 @@ class Workspace:
     def clone(self, root: Path) -> Workspace:
         """A copy of this workspace (data, config, source files) at `root`, paths rewritten."""
         shutil.copytree(self.root, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("locks"))
-        for name in ("pipeline.toml", "override.cfg"):
-            (root / name).write_text((root / name).read_text().replace(str(self.root), str(root)))
         copy = object.__new__(type(self))
+        extra = {section: {key: value.replace(str(self.root), str(root)) for key, value in options.items()}
+                 for section, options in self.extra.items()}
         copy.__dict__.update(self.__dict__, root=root, data=root / "data", toml=root / "pipeline.toml",
-                             cfg=root / "override.cfg")
+                             cfg=root / "override.cfg", extra=extra)
+        copy.toml.write_text(copy.toml.read_text().replace(str(self.root), str(root)))
+        copy._write_cfg()
         return copy
 
     @property
@@ -305,11 +320,10 @@ class S3Workspace(Workspace):
         self.url = f"s3://{self.bucket}/data"
         super().__init__(root)
 
-    def _write_cfg(self):
-        super()._write_cfg()
-        self.cfg.write_text(self.cfg.read_text().replace(f"data_dir = {self.data}\n", f"data_dir = {self.url}\n"
-                                                         f"cache_dir = {self.root / 'cache'}\n")
-                            + f"\n[s3]\nendpoint_url = {self.endpoint}\n")
+    def settings(self) -> dict[str, dict[str, str]]:
+        settings = super().settings()
+        settings["pipeline"] |= {"data_dir": self.url, "cache_dir": str(self.root / "cache")}
+        return {**settings, "s3": {"endpoint_url": self.endpoint}}
 
     @property
     def env(self) -> dict:

@@ -239,7 +239,7 @@ def test_predict_scores_text_columns_and_missing_values(deployed, tmp_path):
 def test_predict_with_a_bad_output_name_fails_before_reading_anything(deployed, tmp_path):
     out = tmp_path / "out" / "scored.txt"
     proc = deployed().main("predict", "--input", str(tmp_path / "never-read.csv"), "--output", str(out))
-    assert error_line(proc) == f"error: {out}: the output name must end in .parquet or .csv"
+    assert error_line(proc) == f"error: {out}: the output name must end in .parquet, .pq or .csv"
     assert not out.parent.exists()
 
 
@@ -293,10 +293,8 @@ def test_report_json_has_the_run_the_html_where_it_is_stored_and_the_history(dep
 
 
 def test_report_without_any_run_exits_1_and_says_what_writes_them(workspace):
-    proc = workspace.main("report")
-    assert proc.returncode == 1
-    assert (proc.stdout + proc.stderr).strip() == (f"no run reports under {workspace.data / 'reports'} yet "
-                                                   "(TrainValidateDeploy writes them)")
+    assert error_line(workspace.main("report")) == (f"error: no run reports under {workspace.data / 'reports'} yet "
+                                                    "(TrainValidateDeploy writes them)")
 
 
 # ---------------------------------------------------------------- --help
@@ -314,7 +312,7 @@ HELP = [
     (["registry", "rollback"], ["make the previous production version (or --to VERSION) live again",
                                 "--to VERSION", "--reason REASON"]),
     (["predict"], ["score a CSV or Parquet file with the production model", "--input INPUT CSV or Parquet file",
-                   "--output OUTPUT where to write predictions (.parquet or .csv)"]),
+                   "--output OUTPUT where to write predictions (.parquet, .pq or .csv)"]),
     (["report"], ["print the latest run report and the registry history", "(default: all)"]),
     (["invalidate"], ["move a task's outputs and everything downstream of it (for one run) to data_dir/trash",
                       "a task family, e.g. TrainModel", "--date DATE the run's date, YYYY-MM-DD"]),
@@ -354,10 +352,26 @@ def test_help_exits_0_and_says_what_the_command_does(capsys, argv, says):
                  id="rollback to the live version"),
     pytest.param(("predict", "--input", "{tmp}/missing.csv", "--output", "{tmp}/out.csv"),
                  "{tmp}/missing.csv: no such file", id="predict a missing file"),
+    pytest.param(("predict", "--input", "{tmp}/rows.csv", "--output", "{tmp}/rows.csv/out.csv"),
+                 "{tmp}/rows.csv/out.csv: cannot write the output: {tmp}/rows.csv is a file, not a folder",
+                 id="an output under a file"),
+    pytest.param(("predict", "--input", "{tmp}/rows.csv", "--output", "{tmp}/dir.csv"),
+                 "{tmp}/dir.csv: cannot write the output: it is a folder", id="an output that is a directory"),
+    pytest.param(("predict", "--dataset", "nope", "--input", "{tmp}/rows.csv", "--output", "{tmp}/out.csv"),
+                 "{toml}: no dataset named 'nope' (known: breast_cancer, diabetes, digits, iris, wine)",
+                 id="predict for an unknown dataset"),
+    pytest.param(("registry", "show", "--dataset", "nope"),
+                 "nope/logreg: no such registry (nothing was ever deployed for it)", id="show an unknown registry"),
+    pytest.param(("registry", "list", "--dataset", "a/b"), f"dataset name 'a/b' is not allowed: {NAME_RULE}",
+                 id="list with a bad name"),
+    pytest.param(("report", "--model", "a/b"), f"model name 'a/b' is not allowed: {NAME_RULE}",
+                 id="report with a bad name"),
 ])
 def test_a_user_mistake_ends_in_one_error_line_and_exit_1(deployed, tmp_path, argv, message):
     ws = deployed()
     places = {"tmp": tmp_path, "toml": ws.toml}
+    digits_rows(tmp_path / "rows.csv")
+    (tmp_path / "dir.csv").mkdir()
     proc = ws.main(*(arg.format(**places) for arg in argv))
     assert error_line(proc) == "error: " + message.format(**places)
     assert not (tmp_path / "out.csv").exists()
@@ -369,3 +383,28 @@ def test_a_user_mistake_ends_in_one_error_line_and_exit_1(deployed, tmp_path, ar
 def test_python_dash_m_pipeline_runs_the_cli(deployed):
     proc = deployed().cli("registry", "list")
     assert (proc.returncode, proc.stdout) == (0, f"{TABLE_HEADER}\n{V1_ROW}\n"), proc.stderr
+
+
+# ---------------------------------------------------------------- what show and invalidate tell
+
+def test_show_of_a_version_says_when_and_why_it_left_production(deployed):
+    ws = deployed()
+    second_version(ws)
+    assert ws.main("registry", "rollback", "--reason", "complaints from the field").returncode == 0
+    lines = show_lines(ws, "v0002")
+    assert lines[0] == "digits/logreg v0002 (retired)"
+    assert re.fullmatch(rf"    {TIMESTAMP}  rolled_back complaints from the field \(production went to v0001\)",
+                        lines[-1])
+    assert all(line == line.rstrip() for line in lines)
+    replaced = show_lines(ws, "v0001")
+    assert any(re.fullmatch(rf"    {TIMESTAMP}  replaced    by v0002: .*", line) for line in replaced), replaced
+
+
+def test_invalidate_json_lists_what_it_moved(deployed):
+    ws = deployed()
+    proc = ws.main("invalidate", "DeployModel", "--date", "2026-01-01", "--json")
+    assert proc.returncode == 0, proc.stderr
+    moved = json.loads(proc.stdout)
+    assert [m["from"].split("/data/")[1].split("/")[0] for m in moved] == ["decisions", "reports"]
+    assert all(Path(m["to"]).exists() and not Path(m["from"]).exists() for m in moved)
+    assert json.loads(ws.main("invalidate", "DeployModel", "--date", "2026-01-01", "--json").stdout) == []

@@ -61,8 +61,9 @@ def test_a_webhook_answering_500_is_logged_without_the_url_and_does_not_raise(wo
 
 
 @pytest.mark.parametrize("url", [f"http://127.0.0.1:{free_port()}{HOOK_PATH}",  # nothing listens
-                                 f"hooks.example.com{HOOK_PATH}"],  # no scheme
-                         ids=["connection-refused", "no-scheme"])
+                                 f"hooks.example.com{HOOK_PATH}",  # no scheme
+                                 f"http://127.0.0.1:{free_port()}/services/T0KEN/SECRET-hook x"],  # quoted path alone
+                         ids=["connection-refused", "no-scheme", "a-space-in-the-path"])
 def test_an_unreachable_or_malformed_url_is_logged_without_the_url(workspace, no_webhook_env, monkeypatch,
                                                                   caplog, url):
     monkeypatch.setenv(notify.WEBHOOK_ENV, url)

@@ -281,3 +281,13 @@ def test_rejecting_twice_with_the_same_reasons_logs_once(registry, make_candidat
     registry.reject(v1, ["accuracy 0.5 < 0.95"])
     registry.reject(v1, ["accuracy 0.5 < 0.95"])
     assert [e["event"] for e in registry.history()] == ["registered", "rejected"]
+
+
+def test_rolling_forward_with_to_keeps_the_replaced_version_to_roll_back_to(registry, make_candidate):
+    v1, v2 = register(registry, make_candidate, "a", "b")
+    registry.promote(v1, "first")
+    registry.promote(v2, "second")
+    assert registry.rollback("v0002 misbehaves") == v1
+    assert registry.rollback("fixed upstream after all", to=v2) == v2
+    assert registry.production()["previous"] == [v1]
+    assert registry.rollback("back again") == v1

@@ -110,7 +110,10 @@ def comparison_rows(rows, *, production_version: str, production_features, produ
         # would leave the pipeline stuck
         return None, f"production {production_version} needs column(s) today's data lacks ({name_list(missing)}): " \
                      "floors only"
-    if fit_on == "train" and production_train_rows is not None:
+    if fit_on == "all":
+        return rows, f"compared with production {production_version} on {len(rows)} rows both models were fitted on " \
+                     '(fit_on = "all")'
+    if production_train_rows is not None:
         rows = unseen_rows(rows, production_train_rows)
     if rows.empty:
         return None, f"production {production_version} was fitted on every test row: not compared"

@@ -36,8 +36,11 @@ def cross_validate(spec: dict, X, y, kind: str, *, folds: int, seed: int) -> dic
     splitter = (StratifiedKFold if kind == "classification" else KFold)(folds, shuffle=True, random_state=seed)
     try:
         scores = cross_val_score(build_model(spec, X), X, y, cv=splitter, scoring=CV_SCORING[kind], error_score="raise")
+    except ModelSpecError:
+        raise
     except (TypeError, ValueError) as exc:
-        raise ModelSpecError(f"estimator '{spec['estimator']}' with {spec['params']} failed to fit: {exc}") from None
+        raise ModelSpecError(f"estimator '{spec['estimator']}' with {spec.get('params', {})} failed to fit: {exc}") \
+            from None
     return {"scoring": CV_SCORING[kind], "folds": folds, "mean": float(scores.mean()), "std": float(scores.std()),
             "scores": [float(s) for s in scores]}
 

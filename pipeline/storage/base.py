@@ -84,13 +84,18 @@ def committed_by_another(url: str, exclusive: bool) -> None:
 # ---------------------------------------------------------------------------- processes and temporaries
 
 def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs (one that exited but was not reaped yet does not)."""
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, OverflowError, ValueError):
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): kill(0) is all there is
+    return stat.rpartition(")")[2].split()[0] != "Z"  # the state follows the command name in parentheses
 
 
 def temporary(parent: Path, name: str) -> Path:

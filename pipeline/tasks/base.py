@@ -77,6 +77,9 @@ class PipelineTask(luigi.Task):
     @classmethod
     def committed(cls, **partition: str | None) -> list[ArtifactDir]:
         """Every committed output of this task family, or those of one dataset (and model)."""
+        for name, value in partition.items():
+            if value is not None:
+                settings.check_name(name, value)
         store = settings.store()
         depth = len(cls.partition_by) + 2  # the partition folders, the date, the config key
         found = []

@@ -219,7 +219,7 @@ def test_fit_on_all_compares_on_every_row():
     kept, note = comparison_rows(rows, production_version="v0001", production_features=FEATURES,
                                  production_train_rows=production_train(rows), fit_on="all")
     assert kept.equals(rows)
-    assert note.startswith("compared with production v0001 on 5 test rows")
+    assert note == 'compared with production v0001 on 5 rows both models were fitted on (fit_on = "all")'
 
 
 def test_a_production_version_without_train_rows_is_compared_on_every_row():

@@ -160,3 +160,22 @@ def test_search_summary_of_real_cross_validation_results_feeds_with_point():
     assert results[1]["cv"]["mean"] > results[0]["cv"]["mean"]
     assert summary["best"] == {"alpha": 0.1}
     assert with_point(spec, summary["best"]) == {"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 0.1}}
+
+
+def test_a_failed_fit_of_a_spec_without_params_names_the_estimator():
+    X = pd.DataFrame({"x": [float(i) for i in range(12)]})
+    y = pd.Series([i / 7 for i in range(12)])  # continuous labels: a classifier cannot fit them
+    with pytest.raises(ModelSpecError, match=r"^estimator 'sklearn.linear_model.LogisticRegression' with \{\} "
+                                             "failed to fit: .*'continuous'"):
+        cross_validate({"estimator": "sklearn.linear_model.LogisticRegression"}, X, y, "classification",
+                       folds=3, seed=1)
+
+
+def test_params_the_estimator_rejects_are_reported_once():
+    X = pd.DataFrame({"x": [float(i) for i in range(12)]})
+    y = pd.Series([0, 1] * 6)
+    with pytest.raises(ModelSpecError) as refused:
+        cross_validate({"estimator": "sklearn.linear_model.LogisticRegression", "params": {"bogus": 1}}, X, y,
+                       "classification", folds=3, seed=1)
+    assert str(refused.value).count("sklearn.linear_model.LogisticRegression") == 1
+    assert str(refused.value).startswith("estimator 'sklearn.linear_model.LogisticRegression' rejects params")

@@ -5,7 +5,9 @@ import json
 import multiprocessing
 import os
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from conftest import new_bucket
@@ -188,3 +190,14 @@ def test_a_promotion_decided_on_a_stale_pointer_is_not_written(store, tmp_path):
                                   "reason": "stale"}, [], replacing=stale)
     assert registry.production_version() == versions[1]
     assert [e["event"] for e in registry.history()] == ["registered", "registered", "promoted", "promoted"]
+
+
+def test_a_process_that_exited_but_was_not_reaped_is_not_alive():
+    """A zombie keeps its pid until its parent waits for it; it holds no lock and runs no luigid."""
+    from pipeline.storage import pid_alive
+
+    child = subprocess.Popen(["true"])
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped
+    assert Path(f"/proc/{child.pid}").exists() and not pid_alive(child.pid)
+    assert pid_alive(os.getpid())
+    child.wait()
