@@ -7,6 +7,8 @@ import pytest
 from pipeline.errors import ConfigError
 from pipeline.invalidate import affected, invalidate
 
+pytestmark = pytest.mark.e2e
+
 DAY1 = dt.date(2026, 1, 1)
 AFTER_TRAINING = ["TrainModel", "EvaluateModel", "ValidateModel", "DeployModel", "RunReport"]
 

@@ -1,12 +1,14 @@
 """The model registry: versions, the production pointer, rollback, integrity, history."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 
 from pipeline.errors import IntegrityError, RegistryError
 from pipeline.registry import Registry
+from pipeline.storage import sha256_file
 
 
 def register(registry, make_candidate, *ids):
@@ -20,8 +22,11 @@ def test_register_assigns_consecutive_versions(registry, make_candidate):
     card = registry.card("v0002")
     assert card["candidate_id"] == "run-b"
     assert card["version"] == "v0002"
-    assert "registered_at" in card
-    assert (registry.root / "v0002" / "manifest.json").exists()
+    registered = dt.datetime.fromisoformat(card["registered_at"])
+    assert registered.tzinfo == dt.UTC and abs(dt.datetime.now(dt.UTC) - registered) < dt.timedelta(minutes=5)
+    assert card["model_sha256"] == sha256_file(registry.root / "v0002" / "model.joblib")
+    assert set(json.loads((registry.root / "v0002" / "manifest.json").read_text())["files"]) == \
+        {"model.joblib", "card.json"}
     assert registry.production() is None  # registering does not deploy
 
 

@@ -98,9 +98,15 @@ def test_plots_without_inputs_are_left_out():
 
 
 def test_metric_by_version_includes_a_candidate_not_yet_in_the_registry():
+    from pipeline.report import _plot_inputs
+
     run = clustering_run(versions=[{"version": "v0001", "status": "production", "metric": "v_measure", "value": 0.6},
                                    {"version": "v0002", "status": "rejected", "metric": "v_measure", "value": 0.4}])
-    assert "metric_by_version" in plot_pngs(run)
+    assert _plot_inputs(run)["metric_by_version"] == {
+        "metric": "v_measure", "candidate": "v0003",
+        "points": [("v0001", 0.6, "production"), ("v0002", 0.4, "rejected"), ("v0003", 0.62, "candidate")]}
+    png = plot_pngs(run)["metric_by_version"]
+    assert png.startswith(b"\x89PNG") and len(png) > 15000  # drawn: an empty 5x4 in. canvas is about 8 KB
 
 
 def test_html_has_every_section_in_order_and_embeds_the_plots():
