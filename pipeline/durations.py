@@ -11,7 +11,7 @@ import os
 import socket
 
 from pipeline import settings
-from pipeline.formats import now
+from pipeline.formats import json_line, now
 
 logger = logging.getLogger("pipeline")
 LOG = "runs/durations.jsonl"
@@ -22,7 +22,7 @@ def record(task, seconds: float) -> None:
     line = {"task_id": task.task_id, "task": task.task_family, "params": task.to_str_params(),
             "seconds": round(seconds, 3), "finished_at": now(), "host": socket.gethostname(), "pid": os.getpid()}
     try:
-        settings.store().append(LOG, json.dumps(line))
+        settings.store().append(LOG, json_line(line))
     except Exception as exc:  # noqa: BLE001 - a lost timing line must not turn a success into a failure
         logger.warning("could not record the duration of %s: %s", task, exc)
 

@@ -16,6 +16,11 @@ def dump_json(obj) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode()
 
 
+def json_line(obj) -> str:
+    """One record of a log that grows a line at a time (history.jsonl, durations.jsonl)."""
+    return json.dumps(obj, default=str)
+
+
 def write_json(path: Path, obj) -> None:
     Path(path).write_bytes(dump_json(obj))
 

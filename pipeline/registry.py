@@ -25,7 +25,7 @@ from pathlib import Path
 from pipeline import notify
 from pipeline.artifacts import ArtifactDir
 from pipeline.errors import ConcurrentUpdate, RegistryError
-from pipeline.formats import dump_json, now, read_json, write_json
+from pipeline.formats import dump_json, json_line, now, read_json, write_json
 from pipeline.settings import check_name, store
 from pipeline.storage import MANIFEST, Store, check_sha256, join
 
@@ -329,5 +329,5 @@ class Registry:
                                   reasons=event.get("reasons") or [event["reason"]], task_id=self.task_id)
 
     def _append(self, event: dict) -> None:
-        line = json.dumps({"at": now(), "dataset": self.dataset, "model": self.model, **event}, default=str)
-        self.store.append(self._at(HISTORY), line)
+        self.store.append(self._at(HISTORY), json_line({"at": now(), "dataset": self.dataset, "model": self.model,
+                                                        **event}))

@@ -18,7 +18,17 @@ from pathlib import Path, PurePosixPath
 
 from pipeline.errors import ConcurrentUpdate, StorageError
 from pipeline.formats import dump_json
-from pipeline.storage.base import MANIFEST, Store, check_sha256, committed_by_another, join, pid_alive, sweep, temporary
+from pipeline.storage.base import (
+    MANIFEST,
+    Store,
+    check_sha256,
+    committed_by_another,
+    join,
+    pid_alive,
+    sweep,
+    temporary,
+    write_atomically,
+)
 
 logger = logging.getLogger("pipeline")
 
@@ -137,17 +147,13 @@ class S3Store(Store):
         cached = self._cached(listed["sha256"], name)
         if cached.exists() and cached.stat().st_size == listed["size"]:
             return cached
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary(cached.parent, cached.name)
         source = join(key, manifest["objects"], name)
-        try:
+
+        def download(tmp: Path) -> None:
             self._call("download", source, self.api.download_file, Filename=str(tmp))
             check_sha256(tmp, listed["sha256"], name=self.url(source))
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, cached)
-        finally:
-            tmp.unlink(missing_ok=True)
+
+        write_atomically(cached, download)
         return cached
 
     def _cached(self, sha256: str, name: str) -> Path:

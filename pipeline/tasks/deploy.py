@@ -1,6 +1,7 @@
 import logging
 
 from pipeline.deployment import deploy
+from pipeline.formats import write_json
 from pipeline.tasks.evaluate import EvaluateModel
 from pipeline.tasks.gate import ValidateModel
 from pipeline.tasks.model import ModelTask
@@ -32,8 +33,6 @@ class DeployModel(ModelTask):
         return [self.requires()["verdict"]]
 
     def run(self):
-        from pipeline.formats import write_json
-
         verdict = self.input()["verdict"].read_json(ValidateModel.VERDICT)
         card = {**self.input()["model"].read_json(TrainModel.CARD),
                 "metrics": self.input()["evaluation"].read_json(EvaluateModel.METRICS), "verdict": verdict}

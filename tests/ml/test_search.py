@@ -78,29 +78,21 @@ def test_with_point_on_a_spec_without_params():
 
 # ---------------------------------------------------------------- cross_validate
 
-def test_classification_score_equals_sklearns_stratified_cross_val_score():
-    X, y, _ = noisy_rows()
-    got = cross_validate(LOGREG, X, y, "classification", folds=3, seed=7)
-    splitter = StratifiedKFold(3, shuffle=True, random_state=7)
-    expected = cross_val_score(build_model(LOGREG, X), X, y, cv=splitter, scoring="accuracy")
-    assert got["scoring"] == "accuracy"
-    assert got["folds"] == 3
+@pytest.mark.parametrize("kind, spec, splitter, scoring, folds, seed", [
+    ("classification", LOGREG, StratifiedKFold, "accuracy", 3, 7),
+    ("regression", RIDGE, KFold, "r2", 2, 11),
+])
+def test_the_score_equals_sklearns_shuffled_cross_val_score(kind, spec, splitter, scoring, folds, seed):
+    X, y_class, y_value = noisy_rows()
+    y = y_class if kind == "classification" else y_value
+    got = cross_validate(spec, X, y, kind, folds=folds, seed=seed)
+    expected = cross_val_score(build_model(spec, X), X, y, cv=splitter(folds, shuffle=True, random_state=seed),
+                               scoring=scoring)
+    assert (got["scoring"], got["folds"]) == (scoring, folds)
     assert got["scores"] == pytest.approx(expected.tolist(), abs=1e-12)
     assert got["mean"] == pytest.approx(expected.mean(), abs=1e-12)
     assert got["std"] == pytest.approx(expected.std(), abs=1e-12)
     assert all(isinstance(s, float) for s in [got["mean"], got["std"], *got["scores"]])
-
-
-def test_regression_score_equals_sklearns_shuffled_kfold_r2():
-    X, _, y = noisy_rows()
-    got = cross_validate(RIDGE, X, y, "regression", folds=2, seed=11)
-    splitter = KFold(2, shuffle=True, random_state=11)
-    expected = cross_val_score(build_model(RIDGE, X), X, y, cv=splitter, scoring="r2")
-    assert got["scoring"] == "r2"
-    assert got["folds"] == 2
-    assert got["scores"] == pytest.approx(expected.tolist(), abs=1e-12)
-    assert got["mean"] == pytest.approx(expected.mean(), abs=1e-12)
-    assert got["std"] == pytest.approx(expected.std(), abs=1e-12)
 
 
 def test_clustering_cannot_be_cross_validated():
