@@ -96,7 +96,6 @@ class PipelineTask(luigi.Task):
 
     # Content-hash reuse: a task whose result depends only on content (data fingerprint, specs,
     # package versions) can take an earlier date's committed result instead of computing it again.
-
     def content(self) -> dict | None:
         """Everything that shapes this task's result, for tasks that can reuse one (else None)."""
         return None
