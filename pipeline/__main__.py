@@ -9,17 +9,22 @@ import json
 import sys
 
 from pipeline import settings
-from pipeline.errors import ConfigError, PipelineError, RegistryError
+from pipeline.errors import ConfigError, IntegrityError, PipelineError, RegistryError
 from pipeline.ml.errors import MLError
 from pipeline.registry import Registry
 
 
-def _version_row(registry: Registry, version: str, status: dict) -> dict:
-    card = registry.card(version)
+def _version_row(registry: Registry, version: str, status: dict, rejected: set[str]) -> dict:
+    row = {"dataset": registry.dataset, "model": registry.model, "version": version,
+           "status": status.get(version, "registered"), "production": status.get(version) == "production",
+           "rejected_by_gate": version in rejected}
+    try:
+        card = registry.card(version)
+    except (IntegrityError, RegistryError) as exc:  # listed as damaged: the rest of the registry stays readable
+        return {**row, "status": "damaged", "production": False, "error": str(exc), "date": None, "registered_at": None,
+                "kind": None, "metrics": {}}
     metrics = {k: v for k, v in card.get("metrics", {}).items() if isinstance(v, (int, float))}
-    return {"dataset": registry.dataset, "model": registry.model, "version": version,
-            "status": status.get(version, "registered"), "production": status.get(version) == "production",
-            "date": card.get("date"), "registered_at": card.get("registered_at"), "kind": card.get("kind"),
+    return {**row, "date": card.get("date"), "registered_at": card.get("registered_at"), "kind": card.get("kind"),
             "metrics": metrics}
 
 
@@ -27,7 +32,8 @@ def cmd_list(args) -> int:
     rows = []
     for registry in Registry.all(args.dataset, args.model):
         status = registry.statuses()
-        rows += [_version_row(registry, v, status) for v in registry.versions()]
+        rejected = {e["version"] for e in registry.history() if e["event"] == "rejected"}
+        rows += [_version_row(registry, v, status, rejected) for v in registry.versions()]
     if args.json:
         print(json.dumps(rows, indent=2))
     elif not rows:
@@ -39,12 +45,16 @@ def cmd_list(args) -> int:
         for r in rows:
             metric = primary_metric(r["metrics"] | {"kind": r["kind"]}) if r["kind"] else ""
             value = r["metrics"].get(metric)
-            table.append((r["dataset"], r["model"], r["version"], r["status"], r["date"] or "",
+            shown = f"{r['status']} (rejected)" if r["rejected_by_gate"] and r["status"] != "rejected" else r["status"]
+            table.append((r["dataset"], r["model"], r["version"], shown, r["date"] or "",
                           f"{metric}={value:.4f}" if value is not None else ""))
         widths = [max(len(row[i]) for row in table) + 2 for i in range(len(table[0]))]
         for row in table:
             print("".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-    return 0
+    for r in rows:
+        if r["status"] == "damaged":
+            print(f"error: {r['error']}", file=sys.stderr)
+    return 1 if any(r["status"] == "damaged" for r in rows) else 0
 
 
 def cmd_show(args) -> int:
@@ -85,9 +95,21 @@ def _event_line(event: dict, version: str) -> str:
 
 
 def cmd_promote(args) -> int:
+    from pipeline.deployment import promote_by_hand
+
     registry = Registry.for_model(args.dataset, args.model)
-    registry.promote(args.version, reason=args.reason or "promoted by hand")
+    warning = promote_by_hand(registry, args.version, args.reason or "promoted by hand", force=args.force)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return _report_change(args, registry, f"{registry}: {args.version} is in production")
+
+
+def cmd_repair(args) -> int:
+    registry = Registry.for_model(args.dataset, args.model)
+    pointer = registry.repair()
+    live = pointer["version"] if pointer else None
+    return _report_change(args, registry, f"{registry}: production.json rebuilt from history.jsonl: "
+                                          + (f"{live} is in production" if live else "nothing is in production"))
 
 
 def cmd_rollback(args) -> int:
@@ -205,10 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     promote = command(actions, "promote", cmd_promote, "make a registered version the production model")
     promote.add_argument("version", help="the version to put in production, such as v0002")
     promote.add_argument("--reason", help="recorded in the history (default: 'promoted by hand')")
+    promote.add_argument("--force", action="store_true", help="promote a version the gate rejected (says why first)")
     rollback = command(actions, "rollback", cmd_rollback,
                        "make the previous production version (or --to VERSION) live again")
     rollback.add_argument("--to", metavar="VERSION", help="the version to make live (default: the previous one)")
     rollback.add_argument("--reason", help="recorded in the history (default: 'rolled back by hand')")
+    command(actions, "repair", cmd_repair, "rebuild a damaged production.json from history.jsonl")
 
     predict = command(commands, "predict", cmd_predict, "score a CSV or Parquet file with the production model")
     predict.add_argument("--input", required=True,

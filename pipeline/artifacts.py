@@ -8,6 +8,7 @@ a whole one.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 from pathlib import Path
 
@@ -21,13 +22,13 @@ from pipeline.storage import MANIFEST, Store, check_sha256, join
 class ArtifactDir(luigi.Target):
     """A committed output directory in a store: it exists once its manifest does.
 
-    `target / name` is a local path to read a committed file (on S3, a verified download);
-    `verified(name)` also checks it against the manifest on local disk, for files whose
-    integrity matters.
+    `target / name` is a local path to read a committed file, checked against the manifest
+    (size and sha256) first, on every store. `remedy` says how to rebuild the output; it ends
+    every error about it.
     """
 
-    def __init__(self, store: Store, key: str):
-        self.store, self.key = store, key
+    def __init__(self, store: Store, key: str, *, remedy: str | None = None):
+        self.store, self.key, self.remedy = store, key, remedy
 
     @property
     def url(self) -> str:
@@ -36,27 +37,34 @@ class ArtifactDir(luigi.Target):
     def exists(self) -> bool:
         return self.store.exists(join(self.key, MANIFEST))
 
+    def _then(self) -> str:
+        return f"; {self.remedy}" if self.remedy else ""
+
     def manifest(self) -> dict:
         if "_manifest" not in self.__dict__:
+            url = self.store.url(join(self.key, MANIFEST))
             try:
-                self._manifest = self.store.read_json(join(self.key, MANIFEST))
+                data = self.store.read_bytes(join(self.key, MANIFEST))
             except FileNotFoundError:
-                raise IntegrityError(f"{self.url}: no {MANIFEST}; not a committed output") from None
+                raise IntegrityError(f"{self.url}: no {MANIFEST}; not a committed output{self._then()}") from None
+            self._manifest = _parse_manifest(data, url, self._then())
         return self._manifest
 
     def listed(self, name: str) -> bool:
         return name in self.manifest()["files"]
 
     def __truediv__(self, name: str) -> Path:
-        if not self.listed(name):
-            raise IntegrityError(f"{self.store.url(join(self.key, name))}: not listed in a {MANIFEST}; "
-                                 "not a committed file")
-        return self.store.file(self.key, self.manifest(), name)
+        """A local path of a committed file, checked against its manifest (size and sha256)."""
+        return self.file(name)
 
-    def verified(self, name: str) -> Path:
-        """A local path of a committed file, after checking it against its manifest."""
-        path = self / name
-        return check_sha256(path, self.manifest()["files"][name]["sha256"], name=self.store.url(join(self.key, name)))
+    def file(self, name: str, *, refusing: str = "to use a changed file") -> Path:
+        """`self / name`, saying what is refused when the file changed ("to load a changed model")."""
+        url = self.store.url(join(self.key, name))
+        if not self.listed(name):
+            raise IntegrityError(f"{url}: not listed in a {MANIFEST}; not a committed file{self._then()}")
+        listed = self.manifest()["files"][name]
+        return check_sha256(self.store.file(self.key, self.manifest(), name), listed["sha256"], name=url,
+                            size=listed["size"], refusing=refusing, remedy=self.remedy)
 
     def read_json(self, name: str):
         return read_json(self / name)
@@ -78,3 +86,16 @@ class ArtifactDir(luigi.Target):
 
     def __repr__(self) -> str:
         return f"ArtifactDir({self.url!r})"
+
+
+def _parse_manifest(data: bytes, url: str, then: str) -> dict:
+    """A manifest as written by the store, or IntegrityError naming what is wrong with it."""
+    try:
+        manifest = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IntegrityError(f"{url}: damaged ({'empty' if not data else f'not JSON: {exc}'}){then}") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(entry, dict) and {"size", "sha256"} <= set(entry)
+                                              for entry in files.values()):
+        raise IntegrityError(f"{url}: damaged (no list of files with their size and sha256){then}")
+    return manifest

@@ -6,22 +6,32 @@ runs against the live model; if it finds a problem, production goes back to what
 from __future__ import annotations
 
 from pipeline.artifacts import ArtifactDir
-from pipeline.errors import SmokeTestFailed
-from pipeline.ml.gate import decide_deployment
+from pipeline.errors import IntegrityError, RegistryError, SmokeTestFailed
+from pipeline.ml.gate import decide_deployment, hand_promotion_refusal
 from pipeline.registry import Registry
 
 
-def deploy(registry: Registry, model_dir: ArtifactDir, card: dict, verdict: dict, smoke_test=None) -> dict:
+def deploy(registry: Registry, model_dir: ArtifactDir, card: dict, verdict: dict, smoke_test=None,
+           revalidate=None) -> dict:
     """Register a candidate and promote or reject it; the decision as a dict (decision.json).
 
-    `smoke_test(version)` returns a problem description (or None) for the live model. A version
-    that failed its smoke test once is not promoted again automatically (SmokeTestFailed).
+    The decision is made under the registry's lock against the version live at that moment: if
+    that is not the one the gate looked at (another command line deployed or rolled back since),
+    `revalidate()` gives the gate's verdict again, against what is live now. `smoke_test(version)`
+    returns a problem description (or None) for the live model. A version that failed its smoke
+    test once is not promoted again automatically (SmokeTestFailed).
     """
     with registry.locked(create=True):
         version = registry.register(model_dir, card)
         before = production_before(registry, version, card["candidate_id"])
-        decision = decide_deployment(verdict, registry.card(version), registry.card(before) if before else None,
+        seen, stale = verdict.get("production_at_gate", verdict.get("production_version")), []
+        if revalidate and before not in (seen, version):
+            verdict = revalidate()
+            stale = [f"the gate compared with {seen or 'no production model'}, but {before or 'no model'} is in "
+                     "production now: decided again" + (f" against {before}" if before else "")]
+        decision = decide_deployment(verdict, registry.card(version), _card_or_none(registry, before),
                                      smoke_failure=registry.smoke_failure(version))
+        decision["reasons"] = stale + decision["reasons"]
         if decision["action"] == "refuse":
             raise SmokeTestFailed(f"{registry} {decision['reasons'][0]}; production stays {before}; "
                                   "promote it by hand once fixed", version=version, restored=before, rolled_back=False)
@@ -37,7 +47,25 @@ def deploy(registry: Registry, model_dir: ArtifactDir, card: dict, verdict: dict
                               version=version, restored=restored, rolled_back=True)
     return {"decision": "promoted" if decision["action"] == "promote" else "rejected", "version": version,
             "reasons": decision["reasons"], "production_before": before,
-            "production_after": registry.production_version()}
+            "production_after": registry.production_version(), "verdict": verdict}
+
+
+def promote_by_hand(registry: Registry, version: str, reason: str, *, force: bool = False) -> str | None:
+    """`registry promote`: a version the gate rejected goes live only with `force`; returns the warning then."""
+    problem = hand_promotion_refusal(version, registry.rejection(version))
+    if problem and not force:
+        raise RegistryError(f"{registry}: {problem}; promote it anyway with --force")
+    registry.promote(version, reason=f"promoted by hand with --force over the gate's rejection: {reason}"
+                     if problem else reason)
+    return problem
+
+
+def _card_or_none(registry: Registry, version: str | None) -> dict | None:
+    """The live version's card, or None when there is none or it cannot be read (the gate said so)."""
+    try:
+        return registry.card(version) if version else None
+    except (IntegrityError, RegistryError):
+        return None
 
 
 def production_before(registry: Registry, version: str, candidate_id: str) -> str | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -25,7 +26,7 @@ from pathlib import Path
 from pipeline import notify
 from pipeline.artifacts import ArtifactDir
 from pipeline.errors import ConcurrentUpdate, RegistryError
-from pipeline.formats import dump_json, json_line, now, read_json, write_json
+from pipeline.formats import dump_json, json_line, now, write_json
 from pipeline.settings import check_name, store
 from pipeline.storage import MANIFEST, Store, check_sha256, join
 
@@ -36,6 +37,11 @@ POINTER = "production.json"
 HISTORY = "history.jsonl"
 VERSION_PATTERN = re.compile(r"v\d{4,}")
 ALERTED = ("promoted", "rejected", "rolled_back")
+DAMAGED_VERSION = ("registry versions are never rewritten: roll back to another version, or let the next run "
+                   "deploy a new one")
+
+logger = logging.getLogger("pipeline")
+_reported: set[tuple[str, int]] = set()  # torn history lines already reported by this process
 
 
 def load_model(path: Path, expected_sha256: str):
@@ -47,9 +53,9 @@ def load_model(path: Path, expected_sha256: str):
 
 
 def load_trained(model_dir: ArtifactDir):
-    """(model, card) of a TrainModel output, the model checked against its card."""
+    """(model, card) of a TrainModel output, the model checked against its manifest and its card."""
     card = model_dir.read_json(CARD_FILE)
-    return load_model(model_dir / MODEL_FILE, card["model_sha256"]), card
+    return load_model(model_dir.file(MODEL_FILE, refusing="to load a changed model"), card["model_sha256"]), card
 
 
 class Registry:
@@ -89,7 +95,7 @@ class Registry:
         return join(self.key, name)
 
     def version_dir(self, version: str) -> ArtifactDir:
-        return ArtifactDir(self.store, self._at(version))
+        return ArtifactDir(self.store, self._at(version), remedy=DAMAGED_VERSION)
 
     # ---------------------------------------------------------------- reading
 
@@ -103,28 +109,50 @@ class Registry:
         if not VERSION_PATTERN.fullmatch(version) or not self.version_dir(version).exists():
             known = ", ".join(self.versions()) or "none"
             raise RegistryError(f"{self}: no version {version!r} (versions: {known})")
-        return read_json(self.version_dir(version).verified(CARD_FILE))
+        return self.version_dir(version).read_json(CARD_FILE)
 
     def production(self) -> dict | None:
         """The production pointer: version (None once the only live version was rolled back),
         the stack of earlier versions, and the event that set it."""
-        text = self.store.read_text(self._at(POINTER))
-        return json.loads(text) if text is not None else None
+        data, _ = self.store.read_versioned(self._at(POINTER))
+        return None if data is None else self._pointer(data)
+
+    def _pointer(self, data: bytes) -> dict:
+        """A production.json's content, or RegistryError naming what is wrong and the way out."""
+        try:
+            pointer = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            problem = "empty" if not data.strip() else f"not JSON: {exc}"
+        else:
+            problem = ("not a JSON object" if not isinstance(pointer, dict) else
+                       "no 'version'" if "version" not in pointer else
+                       "no list of 'previous' versions" if not isinstance(pointer.get("previous"), list) else None)
+            if problem is None:
+                return pointer
+        raise RegistryError(f"{self.store.url(self._at(POINTER))}: damaged ({problem}); rebuild it from the history: "
+                            f"python -m pipeline registry repair --dataset {self.dataset} --model {self.model}")
 
     def production_version(self) -> str | None:
         pointer = self.production()
         return pointer["version"] if pointer else None
 
     def history(self) -> list[dict]:
+        """Every event, oldest first. A line cut short (a kill or a full disk in the middle of an
+        append) is skipped and reported once; appends always start on a fresh line after it."""
         text = self.store.read_text(self._at(HISTORY))
-        lines = [line for line in (text or "").splitlines() if line.strip()]
         events = []
-        for number, line in enumerate(lines, 1):
+        for number, line in enumerate((text or "").splitlines(), 1):
             try:
-                events.append(json.loads(line))
+                event = json.loads(line)
+                if isinstance(event, dict) and "event" in event:
+                    events.append(event)
+                    continue
             except json.JSONDecodeError:
-                if number < len(lines):  # only the last line can be cut short, by a crash mid-append
-                    raise RegistryError(f"{self.store.url(self._at(HISTORY))}: line {number} is not JSON") from None
+                pass
+            if line.strip() and (self.store.url(self._at(HISTORY)), number) not in _reported:
+                _reported.add((self.store.url(self._at(HISTORY)), number))
+                logger.warning("%s: line %d is cut short or not JSON (a write was interrupted); skipped",
+                               self.store.url(self._at(HISTORY)), number)
         return events
 
     def history_of(self, version: str) -> list[dict]:
@@ -147,6 +175,11 @@ class Registry:
             status[live] = "production"
         return status
 
+    def rejection(self, version: str) -> list[str] | None:
+        """The gate's reasons, if it ever rejected `version`."""
+        return next((e["reasons"] for e in reversed(self.history())
+                     if e["event"] == "rejected" and e.get("version") == version), None)
+
     def smoke_failure(self, version: str) -> str | None:
         """Why `version` was rolled back after a failed smoke test, if it ever was."""
         for event in reversed(self.history()):
@@ -157,7 +190,8 @@ class Registry:
 
     def load(self, version: str):
         card = self.card(version)
-        return load_model(self.version_dir(version) / MODEL_FILE, card["model_sha256"])
+        model_file = self.version_dir(version).file(MODEL_FILE, refusing="to load a changed model")
+        return load_model(model_file, card["model_sha256"])
 
     def load_production(self):
         """(version, model, card) of the live model; RegistryError when none is live."""
@@ -173,7 +207,7 @@ class Registry:
         directory = self.version_dir(version)
         if not directory.listed(TRAIN_ROWS_FILE):
             return None
-        return np.load(directory.verified(TRAIN_ROWS_FILE))
+        return np.load(directory / TRAIN_ROWS_FILE)
 
     # ---------------------------------------------------------------- writing
 
@@ -204,16 +238,18 @@ class Registry:
         `invalidate`, say) is a new version.
         """
         # a model changed since training must not become an immutable version
-        check_sha256(model_dir / MODEL_FILE, card["model_sha256"], name=f"{model_dir.url}/{MODEL_FILE}",
-                     recorded_in="card", refusing="to register a changed model")
+        check_sha256(model_dir.file(MODEL_FILE, refusing="to register a changed model"), card["model_sha256"],
+                     name=f"{model_dir.url}/{MODEL_FILE}", recorded_in="card", refusing="to register a changed model")
         with self.locked(create=True):
             self._reconcile()
             for version in self.versions():
                 if self.card(version)["model_sha256"] == card["model_sha256"]:
                     return version
             for _ in range(10):
-                # numbered past any leftover of a version whose commit a crash cut short
-                numbers = [int(name[1:]) for name in self.store.children(self.key) if VERSION_PATTERN.fullmatch(name)]
+                # numbered past every version there is or ever was: a leftover of a commit a crash cut
+                # short, and a version whose directory was deleted by hand (its number stays taken)
+                names = self.store.children(self.key) + [e["version"] for e in self.history() if e.get("version")]
+                numbers = [int(name[1:]) for name in names if VERSION_PATTERN.fullmatch(name)]
                 version = f"v{max(numbers, default=0) + 1:04d}"
                 try:
                     with self.version_dir(version).staging(exclusive=True) as tmp:
@@ -235,9 +271,8 @@ class Registry:
             current = pointer["version"] if pointer else None
             if current == version:
                 return
-            previous = pointer["previous"] + [current] if current else pointer["previous"] if pointer else []
-            self._set_production({"event": "promoted", "version": version, "previous": current,
-                                  "reason": reason}, previous, replacing=pointer)
+            self._set_production({"event": "promoted", "version": version, "previous": current, "reason": reason},
+                                 replacing=pointer)
 
     def reject(self, version: str, reasons: list[str]) -> None:
         with self.locked():
@@ -263,12 +298,8 @@ class Registry:
             if to == pointer["version"]:
                 raise RegistryError(f"{self}: {to} is already in production")
             self.load(to)
-            if to in stack:  # forget what was live after `to` last was
-                stack = stack[:len(stack) - 1 - stack[::-1].index(to)]
-            else:  # rolling forward (or to a version never live): the one it replaces is the way back
-                stack = [*stack, pointer["version"]]
             self._set_production({"event": "rolled_back", "version": to, "previous": pointer["version"],
-                                  "reason": reason}, stack, replacing=pointer)
+                                  "reason": reason}, replacing=pointer)
             return to
 
     def retract(self, version: str, reason: str) -> str | None:
@@ -281,13 +312,19 @@ class Registry:
             pointer = self.production()
             if pointer is None or pointer["version"] != version:
                 return self.production_version()
-            stack = list(pointer["previous"])
-            to = stack.pop() if stack else None
+            to = pointer["previous"][-1] if pointer["previous"] else None
             self._set_production({"event": "rolled_back", "version": to, "previous": version,
-                                  "reason": reason, "cause": "smoke_test"}, stack, replacing=pointer)
+                                  "reason": reason, "cause": "smoke_test"}, replacing=pointer)
             return to
 
-    def _set_production(self, event: dict, previous: list[str], *, replacing: dict | None) -> None:
+    def repair(self) -> dict | None:
+        """Rebuild production.json from history.jsonl (after it was damaged); return the new pointer."""
+        with self.locked():
+            pointer = replay(self.history())
+            self.store.write_bytes(self._at(POINTER), dump_json(pointer or {"version": None, "previous": []}))
+            return pointer
+
+    def _set_production(self, event: dict, *, replacing: dict | None) -> None:
         """Replace production.json in one write, then record the event that changed it.
 
         The write happens only if the pointer is still `replacing`, the one this change was
@@ -297,11 +334,9 @@ class Registry:
         """
         event = {**event, "at": now()}
         current, token = self.store.read_versioned(self._at(POINTER))
-        if (json.loads(current) if current is not None else None) != replacing:
+        if (self._pointer(current) if current is not None else None) != replacing:
             raise ConcurrentUpdate(f"{self.store.url(self._at(POINTER))}: changed by another writer; not overwritten")
-        pointer = {"version": event["version"], "previous": previous, "since": event["at"], "reason": event["reason"],
-                   "event": event}
-        self.store.compare_and_swap(self._at(POINTER), dump_json(pointer), token)
+        self.store.compare_and_swap(self._at(POINTER), dump_json(pointer_after(replacing, event)), token)
         self._record(event)
 
     def _reconcile(self) -> None:
@@ -314,7 +349,7 @@ class Registry:
                 self._record({"event": "registered", "version": version, "candidate_id": card["candidate_id"],
                               "at": card["registered_at"]})
         pointer = self.production()
-        if pointer and "event" in pointer:
+        if pointer and pointer.get("event"):
             logged = [e for e in history if e["event"] in ("promoted", "rolled_back")]
             if not logged or logged[-1].get("at") != pointer["event"]["at"] \
                     or logged[-1]["version"] != pointer["version"]:
@@ -331,3 +366,29 @@ class Registry:
     def _append(self, event: dict) -> None:
         self.store.append(self._at(HISTORY), json_line({"at": now(), "dataset": self.dataset, "model": self.model,
                                                         **event}))
+
+
+def pointer_after(pointer: dict | None, event: dict) -> dict:
+    """The production pointer after a promoted or rolled_back event (the one place the stack of
+    earlier versions changes, for the registry's writes and for `replay`)."""
+    stack = list(pointer["previous"]) if pointer else []
+    live = pointer["version"] if pointer else None
+    to = event["version"]
+    if event["event"] == "promoted":
+        stack = [*stack, live] if live else stack
+    elif to is None:  # the only live version taken out (a failed smoke test)
+        stack = stack[:-1]
+    elif to in stack:  # back to an earlier version: forget what was live after it last was
+        stack = stack[:len(stack) - 1 - stack[::-1].index(to)]
+    else:  # forward to a version that is not on the stack: the one it replaces is the way back
+        stack = [*stack, live] if live else stack
+    return {"version": to, "previous": stack, "since": event["at"], "reason": event["reason"], "event": event}
+
+
+def replay(events: list[dict]) -> dict | None:
+    """The production pointer that a history's promoted and rolled_back events lead to."""
+    pointer = None
+    for event in events:
+        if event["event"] in ("promoted", "rolled_back"):
+            pointer = pointer_after(pointer, event)
+    return pointer

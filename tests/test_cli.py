@@ -184,8 +184,9 @@ def test_promote_and_rollback_to_by_hand_refuse_unknown_or_changed_versions(depl
     model_file.write_bytes(model_file.read_bytes() + b"\0")  # changed on disk after registration
     for command in (("registry", "promote", "v0001"), ("registry", "rollback")):
         line = error_line(ws.main(*command))
-        assert re.fullmatch(rf"error: {re.escape(str(model_file))}: sha256 [0-9a-f]{{12}} differs from its card "
-                            r"\([0-9a-f]{12}\); refusing to load a changed model", line), line
+        assert re.fullmatch(rf"error: {re.escape(str(model_file))}: \d+ bytes where its manifest records \d+; "
+                            r"refusing to load a changed model; registry versions are never rewritten: roll back to "
+                            r"another version, or let the next run deploy a new one", line), line
     assert show_lines(ws)[0] == "digits/logreg v0002 (production)"
 
 
@@ -258,8 +259,8 @@ def test_predict_refuses_a_changed_production_model(deployed, tmp_path):
     model_file.write_bytes(model_file.read_bytes() + b"\0")
     out = tmp_path / "out" / "scored.csv"
     proc = ws.main("predict", "--input", str(digits_rows(tmp_path / "in" / "rows.csv")), "--output", str(out))
-    assert error_line(proc).startswith(f"error: {model_file}: sha256 ")
-    assert proc.stderr.rstrip().endswith("refusing to load a changed model")
+    assert error_line(proc).startswith(f"error: {model_file}: ")
+    assert "refusing to load a changed model" in proc.stderr
     assert not out.parent.exists()
 
 
@@ -302,7 +303,7 @@ def test_report_without_any_run_exits_1_and_says_what_writes_them(workspace):
 HELP = [
     ([], ["registry, predict, report, invalidate and scheduler commands", "list, show, promote and roll back",
           "score a CSV or Parquet file with the production model", "luigid, the central scheduler"]),
-    (["registry"], ["{list,show,promote,rollback}", "every registered version and its status",
+    (["registry"], ["{list,show,promote,rollback,repair}", "every registered version and its status",
                     "a version's card and history (default: production)"]),
     (["registry", "list"], ["every registered version and its status", "--dataset DATASET dataset name (default: all)",
                             "--model MODEL model name (default: all)", "--json machine-readable output"]),

@@ -11,7 +11,7 @@ FAIL = {"passed": False, "reasons": ["accuracy 0.50 < 0.95"]}
 def test_a_passing_candidate_is_registered_and_promoted(registry, make_candidate):
     decision = deploy(registry, *make_candidate("run-a"), PASS)
     assert decision == {"decision": "promoted", "version": "v0001", "reasons": PASS["reasons"],
-                        "production_before": None, "production_after": "v0001"}
+                        "production_before": None, "production_after": "v0001", "verdict": PASS}
     assert [e["event"] for e in registry.history()] == ["registered", "promoted"]
     assert registry.production()["reason"] == "accuracy 0.99 >= 0.95"
 

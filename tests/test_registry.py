@@ -142,7 +142,8 @@ def test_load_refuses_a_changed_model_file(registry, make_candidate):
     data = bytearray(model_file.read_bytes())
     data[-1] ^= 0xFF
     model_file.write_bytes(bytes(data))
-    with pytest.raises(IntegrityError, match="differs from its card"):
+    with pytest.raises(IntegrityError, match="model.joblib: sha256 .* differs from its manifest .*; "
+                                             "refusing to load a changed model; registry versions are never rewritten"):
         registry.load(v1)
     with pytest.raises(IntegrityError):
         registry.promote(v1, "should not go live")

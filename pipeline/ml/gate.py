@@ -147,6 +147,11 @@ def decide_deployment(verdict: dict, candidate: dict, production: dict | None, *
     return {"action": "promote", "reasons": reasons}
 
 
+def hand_promotion_refusal(version: str, rejected_for: list[str] | None) -> str | None:
+    """Why a version should not be promoted by hand without --force (None: nothing against it)."""
+    return f"{version} was rejected by the gate ({'; '.join(rejected_for)})" if rejected_for else None
+
+
 def smoke_check(expected, actual) -> str | None:
     """What is wrong with the live model's predictions of held-out rows, against the evaluation's."""
     from pipeline.ml.metrics import same_predictions

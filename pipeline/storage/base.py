@@ -49,16 +49,36 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_sha256(path: Path, expected: str, *, name: str, recorded_in: str = "manifest",
-                 refusing: str = "to use a changed file") -> Path:
-    """`path`, if its bytes are the ones whose sha256 was recorded (in a manifest or a card)."""
+_VERIFIED: dict[tuple, str] = {}  # a file's identity -> its sha256, for files hashed in this process
+
+
+def _identity(stat: os.stat_result) -> tuple:
+    """The same file, unchanged: a rename keeps all four (so a committed file is its staged one)."""
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def check_sha256(path: Path, expected: str, *, name: str, size: int | None = None, recorded_in: str = "manifest",
+                 refusing: str = "to use a changed file", remedy: str | None = None) -> Path:
+    """`path`, if its bytes are the ones whose size and sha256 were recorded (in a manifest or a card).
+
+    A file hashed before in this process and unchanged since (same inode, size and mtime: when it
+    was staged, say) is not hashed again. `remedy` says how to rebuild the file; it ends the error.
+    """
     path = Path(path)
-    if not path.exists():
-        raise IntegrityError(f"{name}: missing")
-    actual = sha256_file(path)
+    then = f"; {remedy}" if remedy else ""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise IntegrityError(f"{name}: missing{then}") from None
+    if size is not None and stat.st_size != size:
+        raise IntegrityError(f"{name}: {stat.st_size} bytes where its {recorded_in} records {size}; "
+                             f"refusing {refusing}{then}")
+    identity = _identity(stat)
+    actual = _VERIFIED.get(identity) or sha256_file(path)
     if actual != expected:
         raise IntegrityError(f"{name}: sha256 {actual[:12]} differs from its {recorded_in} ({expected[:12]}); "
-                             f"refusing {refusing}")
+                             f"refusing {refusing}{then}")
+    _VERIFIED[identity] = actual
     return path
 
 
@@ -68,7 +88,9 @@ def write_manifest(directory: Path, meta: dict) -> dict:
     for path in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST):
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())
-        files[str(path.relative_to(directory))] = {"size": path.stat().st_size, "sha256": sha256_file(path)}
+        stat, digest = path.stat(), sha256_file(path)
+        _VERIFIED[_identity(stat)] = digest
+        files[str(path.relative_to(directory))] = {"size": stat.st_size, "sha256": digest}
     manifest = {"files": files, "created": now(), **meta}
     (directory / MANIFEST).write_bytes(dump_json(manifest))
     return manifest

@@ -36,7 +36,8 @@ class DeployModel(ModelTask):
         verdict = self.input()["verdict"].read_json(ValidateModel.VERDICT)
         card = {**self.input()["model"].read_json(TrainModel.CARD),
                 "metrics": self.input()["evaluation"].read_json(EvaluateModel.METRICS), "verdict": verdict}
-        decision = deploy(self.registry(), self.input()["model"], card, verdict, smoke_test=self.smoke_test)
+        decision = deploy(self.registry(), self.input()["model"], card, verdict, smoke_test=self.smoke_test,
+                          revalidate=self.requires()["verdict"].verdict)
         if decision["decision"] == "rejected":
             logger.warning("%s/%s %s rejected, production stays %s: %s", self.dataset, self.model,
                            decision["version"], decision["production_after"], "; ".join(decision["reasons"]))

@@ -1,3 +1,5 @@
+from pipeline import notify
+from pipeline.errors import IntegrityError, RegistryError
 from pipeline.formats import write_json
 from pipeline.registry import load_trained
 from pipeline.settings import gate_spec
@@ -26,29 +28,40 @@ class ValidateModel(ModelTask):
         return {"gate": gate_spec(self.dataset, self.model)}
 
     def run(self):
+        with self.commit() as tmp:
+            write_json(tmp / self.VERDICT, self.verdict())
+
+    def verdict(self) -> dict:
+        """The gate's verdict against the production model live now (DeployModel asks again when
+        production changed since this task ran)."""
         from pipeline.ml.gate import decide
 
         candidate = self.input()["evaluation"].read_json(EvaluateModel.METRICS)
-        comparison, note = self.compare_with_production(candidate["kind"])
-        with self.commit() as tmp:
-            write_json(tmp / self.VERDICT, {**decide(candidate, self.spec()["gate"], **comparison), "note": note})
+        live, comparison, note = self.compare_with_production(candidate["kind"])
+        return {**decide(candidate, self.spec()["gate"], **comparison), "note": note, "production_at_gate": live}
 
-    def compare_with_production(self, kind: str) -> tuple[dict, str]:
-        """Both models' metrics on the rows the gate compares them on, and how those were chosen."""
+    def compare_with_production(self, kind: str) -> tuple[str | None, dict, str]:
+        """The live version, both models' metrics on the rows the gate compares them on, and how
+        those were chosen. A production model that cannot be loaded is alerted and not compared:
+        refusing every candidate until someone repairs it would stop the pipeline for good."""
         from pipeline.ml.gate import comparison_rows
 
         registry = self.registry()
         version = registry.production_version()
         if version is None:
-            return {}, "no production model yet: floors only"
-        _, production, card = registry.load_production()  # a changed file fails the task here
+            return None, {}, "no production model yet: floors only"
+        try:
+            _, production, card = registry.load_production()
+        except (IntegrityError, RegistryError) as exc:
+            notify.production_unusable(registry, version, exc)
+            return version, {}, f"production {version} cannot be loaded ({exc}): floors only"
         rows, note = comparison_rows(self.rows("test"), production_version=version,
                                      production_features=card["features"],
                                      production_train_rows=registry.train_rows(version),
                                      fit_on=self.model_spec()["fit_on"])
         if rows is None:
-            return {"production_version": version}, note
+            return version, {"production_version": version}, note
         candidate, _ = load_trained(self.input()["model"])
         scored = {name: self.score(model, rows, kind)[0]
                   for name, model in (("production", production), ("candidate_same_rows", candidate))}
-        return {**scored, "production_version": version}, note
+        return version, {**scored, "production_version": version}, note

@@ -57,7 +57,7 @@ class CrossValidate(TrainingTask):
     def run(self):
         earlier = self.earlier_output()
         result = self.cross_validate() if earlier is None else \
-            {**read_json(earlier.verified(self.CV)), "reused_from": earlier.url}
+            {**read_json(earlier / self.CV), "reused_from": earlier.url}
         with self.commit() as tmp:
             write_json(tmp / self.CV, result)
         self.remember_output()
@@ -139,10 +139,10 @@ class TrainModel(TrainingTask):
         """Take an earlier date's model trained on the same content, after checking its bytes."""
         from pipeline.ml.card import reused_card
 
-        card = read_json(earlier.verified(self.CARD))
+        card = read_json(earlier / self.CARD)
         self.set_status_message(f"same data, spec and packages as {card['candidate_id']}: reusing its model")
         for name in (self.MODEL, self.TRAIN_ROWS):
-            shutil.copyfile(earlier.verified(name), tmp / name)
+            shutil.copyfile(earlier / name, tmp / name)
         write_json(tmp / self.CARD, reused_card(card, self.identity(), earlier.url))
 
     def identity(self) -> dict:

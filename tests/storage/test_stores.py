@@ -52,7 +52,7 @@ def test_a_second_commit_of_the_same_output_leaves_the_first_intact(store):
         (tmp / "metrics.json").write_text('{"run": 2}')
     fresh = store if isinstance(store, LocalStore) else open_store(store.root, str(store.cache) + "-fresh")
     reader = ArtifactDir(fresh, "evaluations/x")
-    assert json.loads(reader.verified("metrics.json").read_text()) == {"run": 1}
+    assert json.loads((reader / "metrics.json").read_text()) == {"run": 1}
     with pytest.raises(ConcurrentUpdate, match="committed by another writer first"), \
             ArtifactDir(store, "evaluations/x").staging(exclusive=True) as tmp:
         (tmp / "metrics.json").write_text('{"run": 3}')
@@ -72,7 +72,7 @@ def test_a_file_not_in_the_manifest_is_refused(store):
     with output.staging() as tmp:
         (tmp / "data.parquet").write_bytes(b"rows")
     with pytest.raises(IntegrityError, match="not listed in a manifest.json"):
-        output.verified("other.parquet")
+        output / "other.parquet"
 
 
 def test_a_changed_object_is_refused(s3_env, tmp_path):
@@ -187,7 +187,7 @@ def test_a_promotion_decided_on_a_stale_pointer_is_not_written(store, tmp_path):
     registry.promote(versions[1], "second")  # another worker, in between
     with pytest.raises(ConcurrentUpdate, match="production.json: changed by another writer"):
         registry._set_production({"event": "rolled_back", "version": None, "previous": versions[0],
-                                  "reason": "stale"}, [], replacing=stale)
+                                  "reason": "stale"}, replacing=stale)
     assert registry.production_version() == versions[1]
     assert [e["event"] for e in registry.history()] == ["registered", "registered", "promoted", "promoted"]
 
@@ -201,3 +201,25 @@ def test_a_process_that_exited_but_was_not_reaped_is_not_alive():
     assert Path(f"/proc/{child.pid}").exists() and not pid_alive(child.pid)
     assert pid_alive(os.getpid())
     child.wait()
+
+
+def test_a_history_line_cut_short_is_skipped_and_reported_and_the_next_append_starts_afresh(store, caplog):
+    """A kill or a full disk in the middle of an append leaves part of a line; it never bricks the registry."""
+    registry = Registry(store, "registry/ds/m", "ds", "m")
+    v1, v2 = register_dummies(store, registry, ["a", "b"])
+    registry.promote(v1, "first")
+    history = store.read_bytes("registry/ds/m/history.jsonl")
+    store.write_bytes("registry/ds/m/history.jsonl", history + b'{"at": "2026-01-0')  # the cut-off append
+
+    registry.promote(v2, "second")  # appends after the torn line, on a fresh line
+    registry.reject(v2, ["late doubts"])
+    with caplog.at_level("WARNING", logger="pipeline"):
+        events = registry.history()
+    assert [(e["event"], e["version"]) for e in events] == [
+        ("registered", v1), ("registered", v2), ("promoted", v1), ("promoted", v2), ("rejected", v2)]
+    [warning] = [r.getMessage() for r in caplog.records if "history.jsonl" in r.getMessage()]
+    assert warning == (f"{store.url('registry/ds/m/history.jsonl')}: line 4 is cut short or not JSON "
+                       "(a write was interrupted); skipped")
+    assert registry.statuses() == {v1: "retired", v2: "production"}
+    lines = store.read_text("registry/ds/m/history.jsonl").splitlines()
+    assert lines[3] == '{"at": "2026-01-0' and json.loads(lines[4])["event"] == "promoted"

@@ -183,22 +183,25 @@ def test_a_changed_model_file_is_refused_by_every_loader(deployed, tmp_path):
     ws.replace_config("C = 1.0 }", "C = 0.5 }")
     assert ws.run("TrainValidateDeploy", DAY2).returncode == 0
     model_file = ws.registry_dir() / "v0002" / "model.joblib"
-    model_file.write_bytes(model_file.read_bytes() + b"\0")  # tampered with after registration
+    data = bytearray(model_file.read_bytes())
+    data[-20] ^= 0xFF
+    model_file.write_bytes(bytes(data))  # tampered with after registration, same size
 
     sample = tmp_path / "rows.csv"
     sample.write_text(",".join(f"pixel_{i}_{j}" for i in range(8) for j in range(8)) + "\n" + ",".join(["0"] * 64))
     predict = ws.main("predict", "--input", str(sample), "--output", str(tmp_path / "out.csv"))
-    assert predict.returncode == 1 and "v0002/model.joblib: sha256 " in predict.stderr
-    assert "differs from its card" in predict.stderr and "refusing to load a changed model" in predict.stderr
+    assert predict.returncode == 1 and f"{model_file}: sha256 " in predict.stderr
+    assert "differs from its manifest" in predict.stderr and "refusing to load a changed model" in predict.stderr
     assert not (tmp_path / "out.csv").exists()
 
-    ws.replace_config("C = 0.5 }", "C = 0.7 }")
-    gate = ws.run("TrainValidateDeploy", DAY2)
-    assert gate.returncode == 30
-    [headline] = gate.headlines()
-    assert "FAILED ValidateModel" in headline and "refusing to load a changed model" in headline
-
-    assert ws.main("registry", "rollback").returncode == 0  # v0001 is intact
-    promote = ws.main("registry", "promote", "v0002")
-    assert promote.returncode == 1 and "refusing to load a changed model" in promote.stderr
+    promote = ws.main("registry", "promote", "v0001")  # the intact version goes live by hand ...
+    assert promote.returncode == 0, promote.stderr
+    back = ws.main("registry", "rollback")  # ... and rolling back to the changed one is refused
+    assert back.returncode == 1 and "refusing to load a changed model" in back.stderr
     assert ws.production() == "v0001"
+
+    # the gate never loads it either: a candidate is compared with the live, intact v0001
+    ws.replace_config("C = 0.5 }", "C = 0.7 }")
+    gate = ws.run("TrainValidateDeploy", "--date=2026-01-03")
+    assert gate.returncode == 0, gate.output
+    assert ws.read_json("verdicts", "2026-01-03", "verdict.json")["production_version"] == "v0001"

@@ -1,0 +1,182 @@
+"""The trust contract under races, damage and hostile input: the production model is never
+damaged, a worse model never replaces it, nothing half-made is used, and every failure ends in
+one line that names what is wrong and the way out."""
+import json
+import signal
+
+import pytest
+from conftest import DAY1, DAY2, FAULTS
+
+pytestmark = pytest.mark.e2e
+
+DAY3 = "--date=2026-01-03"
+REPAIR = "python -m pipeline registry repair --dataset digits --model logreg"
+
+
+def error_line(proc) -> str:
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    [line] = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    return line
+
+
+def history_lines(ws) -> list[dict]:
+    """Every line of the history as written, a torn one as {"event": None}."""
+    lines = ws.store.read_text("registry/digits/logreg/history.jsonl").splitlines()
+    parsed = []
+    for line in lines:
+        try:
+            parsed.append(json.loads(line))
+        except json.JSONDecodeError:
+            parsed.append({"event": None})
+    return parsed
+
+
+def with_params(ws, params: str) -> None:
+    ws.replace_config(ws.toml.read_text().split("[models.logreg]\n")[1].split("\n")[1], f"params = {params}")
+
+
+# ---------------------------------------------------------------- 1. a verdict cannot go stale
+
+def test_a_verdict_against_an_older_production_is_decided_again_under_the_lock(deployed):
+    ws = deployed()
+    ws.replace_config("accuracy = { min = 0.95 }", "accuracy = { min = 0.5 }")
+    with_params(ws, "{ max_iter = 2000, C = 0.0001 }")
+    assert ws.run("TrainValidateDeploy", DAY2).returncode == 0  # a weak v0002 is rejected ...
+    assert ws.main("registry", "promote", "v0002", "--force").returncode == 0  # ... and forced live by hand
+
+    # a mediocre candidate passes the gate against the weak production; its run dies before deploying
+    with_params(ws, "{ max_iter = 2000, C = 0.001 }")
+    killed = ws.luigi("TrainValidateDeploy", DAY3,
+                      env={"PYTHONPATH": FAULTS, "PIPELINE_TEST_KILL_AT": "committing:registry"})
+    assert killed.returncode == -signal.SIGKILL and ws.read_json("verdicts", "2026-01-03", "verdict.json")["passed"]
+    # meanwhile another command line puts the strong v0001 back in production
+    assert ws.main("registry", "rollback", "--to", "v0001").returncode == 0
+    rerun = ws.run("TrainValidateDeploy", DAY3)
+    assert rerun.returncode == 0, rerun.output
+    verdict = ws.read_json("verdicts", "2026-01-03", "verdict.json")
+    assert verdict["passed"] and verdict["production_version"] == "v0002"
+    decision = ws.read_json("decisions", "2026-01-03", "decision.json")
+    assert decision["decision"] == "rejected" and ws.production() == "v0001"
+    assert decision["verdict"]["production_version"] == "v0001" and not decision["verdict"]["passed"]
+    assert decision["reasons"][0] == ("the gate compared with v0002, but v0001 is in production now: "
+                                      "decided again against v0001")
+    assert any("vs production v0001" in reason for reason in decision["reasons"])
+
+
+def test_promoting_a_rejected_version_by_hand_needs_force_and_its_rejection_stays_visible(deployed):
+    ws = deployed()
+    ws.replace_config("accuracy = { min = 0.95 }", "accuracy = { min = 0.5 }")
+    with_params(ws, "{ max_iter = 2000, C = 0.0001 }")
+    assert ws.run("TrainValidateDeploy", DAY2).returncode == 0
+    refused = ws.main("registry", "promote", "v0002")
+    assert error_line(refused).startswith("error: digits/logreg: v0002 was rejected by the gate (accuracy 0.")
+    assert error_line(refused).endswith("); promote it anyway with --force")
+    assert ws.production() == "v0001"
+
+    forced = ws.main("registry", "promote", "v0002", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert forced.stderr.startswith("warning: v0002 was rejected by the gate (accuracy 0.")
+    assert ws.history()[-1]["reason"].startswith("promoted by hand with --force over the gate's rejection")
+    assert ws.main("registry", "rollback").returncode == 0
+    rows = {r["version"]: r for r in ws.registry_list()}
+    assert (rows["v0002"]["status"], rows["v0002"]["rejected_by_gate"]) == ("retired", True)
+    assert rows["v0001"]["rejected_by_gate"] is False
+    assert "v0002    retired (rejected)" in ws.main("registry", "list").stdout
+
+
+# ---------------------------------------------------------------- 2. the history never bricks the registry
+
+def test_a_cut_off_history_line_does_not_stop_runs_or_list(any_store):
+    ws = any_store
+    assert ws.run("TrainValidateDeploy", DAY1).returncode == 0
+    key = "registry/digits/logreg/history.jsonl"
+    ws.store.write_bytes(key, ws.store.read_bytes(key) + b'{"at": "2026-01-01T00:00:00+00:00", "event": "rej')
+    with_params(ws, "{ max_iter = 2000, C = 0.5 }")
+    run = ws.run("TrainValidateDeploy", DAY2)
+    assert run.returncode == 0, run.output
+    assert "history.jsonl: line 3 is cut short or not JSON (a write was interrupted); skipped" in run.output
+    listed = ws.main("registry", "list")
+    assert listed.returncode == 0 and "v0002    production" in listed.stdout, listed.stderr
+    assert [e["event"] for e in history_lines(ws)] == ["registered", "promoted", None, "registered", "promoted"]
+
+
+# ---------------------------------------------------------------- 3. damaged registry files
+
+@pytest.mark.parametrize("content, what", [(b"", "empty"), (b"{\"version\": \"v00", "not JSON"),
+                                           (b"{}", "no 'version'"), (b"[]", "not a JSON object")])
+def test_a_damaged_production_pointer_names_the_file_and_repair_rebuilds_it(deployed, content, what):
+    ws = deployed()
+    pointer = ws.registry_dir() / "production.json"
+    pointer.write_bytes(content)
+    listed = ws.main("registry", "list")
+    assert error_line(listed).startswith(f"error: {pointer}: damaged ({what}")
+    assert error_line(listed).endswith(f"); rebuild it from the history: {REPAIR}")
+
+    with_params(ws, "{ max_iter = 2000, C = 0.5 }")
+    run = ws.run("TrainValidateDeploy", DAY2)
+    assert run.returncode == 30, run.output
+    [headline] = run.headlines()
+    assert "FAILED ValidateModel" in headline and f"{pointer}: damaged" in headline and REPAIR in headline
+    assert ws.store.read_bytes("registry/digits/logreg/production.json") == content  # nothing written over it
+
+    repaired = ws.main("registry", "repair")
+    assert (repaired.returncode, repaired.stdout.strip()) == (0, "digits/logreg: production.json rebuilt from "
+                                                                  "history.jsonl: v0001 is in production")
+    again = ws.run("TrainValidateDeploy", DAY2)
+    assert again.returncode == 0, again.output
+    assert ws.production() == "v0002"
+    assert json.loads(pointer.read_text())["previous"] == ["v0001"]
+
+
+@pytest.mark.parametrize("damage", ["manifest", "card"])
+def test_a_damaged_version_is_listed_as_damaged_and_cannot_be_promoted(deployed, damage):
+    ws = deployed()
+    with_params(ws, "{ max_iter = 2000, C = 0.5 }")
+    assert ws.run("TrainValidateDeploy", DAY2).returncode == 0
+    assert ws.main("registry", "rollback").returncode == 0  # v0002 retired, v0001 live
+    damaged = ws.registry_dir() / "v0002" / f"{damage}.json"
+    damaged.write_bytes(damaged.read_bytes()[:40])
+    listed = ws.main("registry", "list")
+    assert listed.returncode == 1
+    assert listed.stdout.splitlines()[1:] == [
+        "digits   logreg  v0001    production  2026-01-01  accuracy=0.9778",
+        "digits   logreg  v0002    damaged"]
+    assert error_line(listed).startswith(f"error: {damaged}: ")
+    promote = ws.main("registry", "promote", "v0002")
+    assert error_line(promote).startswith(f"error: {damaged}: ")
+    assert ws.production() == "v0001"
+
+
+def test_an_unusable_production_model_does_not_block_new_candidates(deployed, webhook):
+    ws = deployed()
+    model = ws.registry_dir() / "v0001" / "model.joblib"
+    model.write_bytes(model.read_bytes()[:-10])  # the only production version, damaged
+    refused = ws.main("registry", "rollback")
+    assert error_line(refused) == ("error: digits/logreg: v0001 is the first production version; "
+                                   "there is no earlier one to roll back to")
+    with_params(ws, "{ max_iter = 2000, C = 0.5 }")
+    run = ws.run("TrainValidateDeploy", DAY2)
+    assert run.returncode == 0, run.output
+    verdict = ws.read_json("verdicts", "2026-01-02", "verdict.json")
+    assert verdict["passed"] and verdict["production_version"] is None
+    assert verdict["note"].startswith(f"production v0001 cannot be loaded ({model}: ")
+    assert verdict["note"].endswith("): floors only")
+    assert ws.production() == "v0002"
+    assert [p["event"] for p in webhook.posts] == ["production_unusable", "promoted"]
+    assert webhook.posts[0]["version"] == "v0001" and str(model) in webhook.posts[0]["reasons"][0]
+
+
+def test_a_version_number_is_never_reused_after_its_directory_was_deleted(deployed):
+    import shutil
+
+    ws = deployed()
+    with_params(ws, "{ max_iter = 2000, C = 0.5 }")
+    assert ws.run("TrainValidateDeploy", DAY2).returncode == 0
+    shutil.rmtree(ws.registry_dir() / "v0002")  # the live version, deleted by hand
+    with_params(ws, "{ max_iter = 2000, C = 0.7 }")
+    run = ws.run("TrainValidateDeploy", DAY3)
+    assert run.returncode == 0, run.output
+    assert ws.production() == "v0003"
+    note = ws.read_json("verdicts", "2026-01-03", "verdict.json")["note"]
+    assert note.startswith("production v0002 cannot be loaded (digits/logreg: no version 'v0002'")
+    assert [e["version"] for e in history_lines(ws) if e["event"] == "registered"] == ["v0001", "v0002", "v0003"]
