@@ -11,9 +11,12 @@ secret: it carries the token) never appears in a log line or a payload.
 """
 from __future__ import annotations
 
+import http
 import json
 import logging
 import os
+import socket
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -47,29 +50,52 @@ def task_link(task_id: str) -> str | None:
 
 
 def send(event: str, text: str, **fields) -> bool:
-    """POST one alert; True if the webhook took it. Never raises."""
+    """POST one alert; True if the webhook took it. Never raises.
+
+    The URL is a secret, and error messages quote it, or parts of it, in forms no redaction can
+    foresee; so what is logged when an alert is not delivered is only a reason built here.
+    """
     url = webhook_url()
     if not url:
         return False
-    payload = {"text": f"[luigi-ml-pipeline] {event}: {text}", "event": event, **fields}
-    try:
-        request = urllib.request.Request(url, data=json.dumps(payload, default=str).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=alerts().timeout) as response:
-            response.read()
-        return True
-    except Exception as exc:  # noqa: BLE001 - an alert must never fail the run
-        logger.warning("alert %r not delivered to the webhook: %s", event, _masked(str(exc), url))
-        return False
+    problem = _unusable(url)
+    if problem is None:
+        payload = {"text": f"[luigi-ml-pipeline] {event}: {text}", "event": event, **fields}
+        try:
+            request = urllib.request.Request(url, data=json.dumps(payload, default=str).encode(), method="POST",
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=alerts().timeout) as response:
+                response.read()
+            return True
+        except Exception as exc:  # noqa: BLE001 - an alert must never fail the run
+            problem = _reason(exc)
+    logger.warning("alert %r not delivered to the webhook: %s", event, problem)
+    return False
 
 
-def _masked(text: str, url: str) -> str:
-    """`text` without the webhook URL, nor its path or query alone (an HTTP error may quote those)."""
-    parts = urllib.parse.urlsplit(url)
-    for secret in (url, parts.path, parts.query):
-        if len(secret) > 1:
-            text = text.replace(secret, "<webhook url>")
-    return text
+def _unusable(url: str) -> str | None:
+    """What makes a webhook URL unusable, without quoting any of it."""
+    where = f"{WEBHOOK_ENV} or [alerts] webhook_url"
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return f"the URL ({where}) contains white space or a control character"
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https") or not urllib.parse.urlsplit(url).netloc:
+        return f"the URL ({where}) is not an http:// or https:// URL"
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    """Why a POST failed, in words that cannot contain the URL."""
+    if isinstance(exc, urllib.error.HTTPError):
+        try:
+            return f"HTTP {exc.code} {http.HTTPStatus(exc.code).phrase}"
+        except ValueError:
+            return f"HTTP {exc.code}"
+    cause = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(cause, TimeoutError | socket.timeout):
+        return "no answer (timed out)"
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror  # "Connection refused", "Name or service not known", ...
+    return type(cause).__name__
 
 
 def registry_event(registry, event: str, version: str | None, *, previous: str | None = None,

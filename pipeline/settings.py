@@ -6,6 +6,7 @@ edits it in between. Loading is cheap (stdlib only): every `luigi` run, even a n
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -51,6 +52,16 @@ def incoming_location(dataset: str, date) -> str:
     if is_s3(relative) or Path(relative).is_absolute():
         return relative
     return store().url(relative)
+
+
+def check_date(date: dt.date) -> dt.date:
+    """A run's date: not in the future beyond a day of clock skew (a date like 2099-01-01 would make
+    every normal candidate older than production, so nothing would deploy again)."""
+    today = dt.date.today()
+    if date > today + dt.timedelta(days=1):
+        raise ConfigError(f"--date {date} is in the future (today is {today}); a run is dated by the day of its "
+                          "data, at most one day ahead of this clock")
+    return date
 
 
 def check_name(kind: str, name: str) -> str:

@@ -55,7 +55,7 @@ def test_a_webhook_answering_500_is_logged_without_the_url_and_does_not_raise(wo
     with workspace.configured(), caplog.at_level(logging.WARNING, logger="pipeline"):
         assert notify.send("promoted", "v0002 is in production") is False
     assert len(webhook.posts) == 1  # it was tried once
-    assert undelivered(caplog) == ["alert 'promoted' not delivered to the webhook: HTTP Error 500: "
+    assert undelivered(caplog) == ["alert 'promoted' not delivered to the webhook: HTTP 500 "
                                    "Internal Server Error"]
     assert "SECRET-hook" not in caplog.text and "T0KEN" not in caplog.text
 
@@ -217,3 +217,26 @@ def test_without_the_variable_no_smtp_password_is_set(workspace, monkeypatch, va
         config = luigi.configuration.get_config()
         assert config.get("smtp", "host") == "localhost"  # the section is there, from luigi.cfg
         assert not config.has_option("smtp", "password")
+
+
+SECRET_PARTS = ("secret-host", "T0KEN", "SECRET-hook", "Q1ZZ")
+
+
+@pytest.mark.parametrize("url", [
+    "https://hooks.secret-host.example/services/T0KEN/SECRET-hook x?key=Q1ZZ",  # a stray space
+    "https://hooks.secret-host.example/services/T0KEN/SECRET-hook?key=Q1ZZ\r",  # a CR from a Windows editor
+    "https://hooks.secret-host.example/services/T0KEN\r\nX-Injected: 1/SECRET-hook?key=Q1ZZ",
+    " https://hooks.secret-host.example/services/T0KEN/SECRET-hook?key=Q1ZZ",
+    "hooks.secret-host.example/services/T0KEN/SECRET-hook?key=Q1ZZ",  # no scheme
+    "ftp://hooks.secret-host.example/services/T0KEN/SECRET-hook?key=Q1ZZ",  # a scheme urllib would follow
+    "file:///hooks.secret-host.example/services/T0KEN/SECRET-hook?key=Q1ZZ",
+    f"http://127.0.0.1:{free_port()}/services/T0KEN/SECRET-hook?key=Q1ZZ",  # refused connection
+    "http://hooks.secret-host.example.invalid/services/T0KEN/SECRET-hook?key=Q1ZZ",  # no such host
+], ids=["space", "cr", "crlf-header", "leading-space", "no-scheme", "ftp", "file", "refused", "unknown-host"])
+def test_no_part_of_the_webhook_url_is_ever_logged(workspace, no_webhook_env, monkeypatch, caplog, url):
+    monkeypatch.setenv(notify.WEBHOOK_ENV, url)
+    with workspace.configured(), caplog.at_level(logging.DEBUG):
+        assert notify.send("promoted", "digits/logreg v0002 is in production") is False
+    [line] = undelivered(caplog)
+    assert line.startswith("alert 'promoted' not delivered to the webhook: ")
+    assert not [part for part in SECRET_PARTS if part in caplog.text], caplog.text

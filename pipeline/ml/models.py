@@ -23,9 +23,15 @@ def estimator_class(path: str):
     except ImportError as exc:
         raise ModelSpecError(f"estimator '{path}': module '{module_name}' cannot be imported ({exc})") from None
     try:
-        return getattr(module, class_name)
+        cls = getattr(module, class_name)
     except AttributeError:
         raise ModelSpecError(f"estimator '{path}': module '{module_name}' has no '{class_name}'") from None
+    # checked before anything is called: config names classes, never callables like os.system
+    if not isinstance(cls, type) or not all(callable(getattr(cls, name, None))
+                                            for name in ("fit", "get_params", "set_params")):
+        raise ModelSpecError(f"estimator '{path}' is not a scikit-learn estimator class "
+                             "(a class with fit, get_params and set_params)")
+    return cls
 
 
 def make_estimator(spec: dict):

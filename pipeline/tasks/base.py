@@ -65,6 +65,7 @@ class PipelineTask(luigi.Task):
         return self._config_key
 
     def complete(self) -> bool:
+        settings.check_date(self.date)
         done = super().complete()
         if not done:
             _preload()
@@ -72,7 +73,14 @@ class PipelineTask(luigi.Task):
 
     def output(self) -> ArtifactDir:
         partition = [getattr(self, name) for name in self.partition_by]
-        return ArtifactDir(settings.store(), join(self.stage, *partition, str(self.date), self.config_key()))
+        return ArtifactDir(settings.store(), join(self.stage, *partition, str(self.date), self.config_key()),
+                           remedy=self.remedy())
+
+    def remedy(self) -> str:
+        """How to rebuild this output when it is damaged: set it aside, and the next run redoes it."""
+        names = " ".join(f"--{name} {getattr(self, name)}" for name in self.partition_by)
+        return (f"rebuild it: python -m pipeline invalidate {self.task_family} {names} --date {self.date}, "
+                "then run again")
 
     @classmethod
     def committed(cls, **partition: str | None) -> list[ArtifactDir]:

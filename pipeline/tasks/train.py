@@ -3,6 +3,8 @@ import time
 
 import luigi
 
+from pipeline import settings
+from pipeline.errors import ConfigError
 from pipeline.formats import now, read_json, write_json
 from pipeline.ml.search import grid_points, search_summary, with_point
 from pipeline.registry import CARD_FILE, MODEL_FILE, TRAIN_ROWS_FILE
@@ -18,10 +20,14 @@ class TrainingTask(ModelTask):
 
     def complete(self) -> bool:
         done = super().complete()
-        if not done:  # import the estimator's module too before Luigi forks (see base._preload)
+        if not done:  # check the estimator, and import its module before Luigi forks (see base._preload)
+            from pipeline.ml.errors import ModelSpecError
             from pipeline.ml.models import estimator_class
 
-            estimator_class(self.model_spec()["estimator"])
+            try:
+                estimator_class(self.model_spec()["estimator"])
+            except ModelSpecError as exc:
+                raise ConfigError(f"{settings.pipeline().config}: models.{self.model}.estimator: {exc}") from None
         return done
 
     def content(self) -> dict:

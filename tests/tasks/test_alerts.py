@@ -125,7 +125,7 @@ def test_undeliverable_alerts_are_logged_and_never_fail_the_run(workspace, webho
     webhook.status = 500
     run = workspace.run("TrainValidateDeploy", DAY1)
     assert run.returncode == 0, run.output
-    assert "alert 'promoted' not delivered to the webhook: HTTP Error 500" in run.output
+    assert "alert 'promoted' not delivered to the webhook: HTTP 500 Internal Server Error" in run.output
 
     dead = f"http://127.0.0.1:{free_port()}/services/T0KEN/SECRET-hook"
     monkeypatch.setenv("PIPELINE_WEBHOOK_URL", dead)
@@ -139,7 +139,8 @@ def test_undeliverable_alerts_are_logged_and_never_fail_the_run(workspace, webho
     workspace.replace_config("C = 0.5 }", "C = 0.7 }")
     run = workspace.run("TrainValidateDeploy", DAY2)
     assert run.returncode == 0, run.output
-    assert "alert 'promoted' not delivered to the webhook: unknown url type: '<webhook url>'" in run.output
+    assert ("alert 'promoted' not delivered to the webhook: the URL (PIPELINE_WEBHOOK_URL or [alerts] webhook_url) "
+            "is not an http:// or https:// URL") in run.output
     assert "T0KEN" not in run.output
 
 

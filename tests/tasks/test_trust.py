@@ -180,3 +180,63 @@ def test_a_version_number_is_never_reused_after_its_directory_was_deleted(deploy
     note = ws.read_json("verdicts", "2026-01-03", "verdict.json")["note"]
     assert note.startswith("production v0002 cannot be loaded (digits/logreg: no version 'v0002'")
     assert [e["version"] for e in history_lines(ws) if e["event"] == "registered"] == ["v0001", "v0002", "v0003"]
+
+
+# ---------------------------------------------------------------- 4. every read of a committed artifact is verified
+
+def test_a_flipped_byte_in_a_committed_split_is_refused_and_the_message_says_how_to_rebuild(deployed):
+    ws = deployed()
+    [split] = ws.outputs("split")
+    train = ws.data / split.key / "train.parquet"
+    data = bytearray(train.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit, same size: pandas would read other numbers
+    train.write_bytes(bytes(data))
+
+    with_params(ws, "{ max_iter = 2000, C = 0.5 }")  # retrain on today's split
+    run = ws.run("TrainValidateDeploy", DAY1)
+    assert run.returncode == 30, run.output
+    [headline] = run.headlines()
+    assert f"FAILED TrainModel(dataset=digits, date=2026-01-01, model=logreg): {train}: sha256 " in headline
+    assert headline.endswith("differs from its manifest ({}); refusing to use a changed file; rebuild it: "
+                             "python -m pipeline invalidate SplitData --dataset digits --date 2026-01-01, then run "
+                             "again".format(split.manifest()["files"]["train.parquet"]["sha256"][:12]))
+    assert [r["version"] for r in ws.registry_list()] == ["v0001"]
+
+    assert ws.main("invalidate", "SplitData", "--dataset", "digits", "--date", "2026-01-01").returncode == 0
+    rebuilt = ws.run("TrainValidateDeploy", DAY1)
+    assert rebuilt.returncode == 0, rebuilt.output
+    assert rebuilt.ran("SplitData") and rebuilt.ran("TrainModel")
+
+
+# ---------------------------------------------------------------- 6. config cannot run arbitrary code
+
+@pytest.mark.parametrize("estimator, params", [
+    ("os.system", 'command = "touch {marker}"'),
+    ("subprocess.run", 'args = ["touch", "{marker}"]'),
+    ("subprocess.Popen", 'args = ["touch", "{marker}"]'),  # a class, but not an estimator
+])
+def test_an_estimator_that_is_not_an_estimator_class_is_refused_before_anything_runs(workspace, estimator, params):
+    marker = workspace.root / "ran"
+    workspace.add_config(f'[models.evil]\nestimator = "{estimator}"\nparams = {{ {params.format(marker=marker)} }}\n')
+    run = workspace.luigi("TrainValidateDeploy", "--model", "evil", DAY1)
+    assert run.returncode == 35, run.output
+    [headline] = run.headlines()
+    assert f"{workspace.toml}: models.evil.estimator: estimator '{estimator}' is not a scikit-learn estimator " \
+           "class (a class with fit, get_params and set_params)" in headline
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------- 7. a mistyped date cannot freeze deploys
+
+def test_a_date_in_the_future_is_refused_in_one_line(deployed):
+    import datetime as dt
+
+    ws = deployed()
+    tomorrow, later = dt.date.today() + dt.timedelta(days=1), dt.date.today() + dt.timedelta(days=2)
+    run = ws.run("TrainValidateDeploy", f"--date={later}")
+    assert run.returncode == 35, run.output
+    [headline] = run.headlines()
+    assert headline.endswith(f"--date {later} is in the future (today is {dt.date.today()}); a run is dated by "
+                             "the day of its data, at most one day ahead of this clock")
+    assert [r["version"] for r in ws.registry_list()] == ["v0001"] and not ws.outputs("raw")[1:]
+    assert ws.run("TrainValidateDeploy", f"--date={tomorrow}").returncode == 0  # clock skew is fine
