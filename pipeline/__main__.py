@@ -131,7 +131,7 @@ def _report_change(args, registry, message) -> int:
 def cmd_predict(args) -> int:
     from pipeline.scoring import check_output_name, score_with_production, write_frame
 
-    check_output_name(args.output)
+    check_output_name(args.output, args.input)
     scored, info = score_with_production(args.dataset, args.model, args.input)
     write_frame(scored, args.output)
     if args.json:

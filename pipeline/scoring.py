@@ -27,6 +27,11 @@ def check_input(frame, card: dict, label: str) -> None:
             bad = pd.to_numeric(series, errors="coerce").isna() & series.notna()
             raise DataError(f"{label}: column '{name}' must be numeric, found {series.dtype} "
                             f"(e.g. {series[bad].head(3).tolist()})")
+        if pd.api.types.is_float_dtype(series):
+            infinite = series.isin([float("inf"), float("-inf")])
+            if infinite.any():
+                raise DataError(f"{label}: column '{name}': {int(infinite.sum())} infinite value(s) "
+                                f"(e.g. row {infinite.to_numpy().nonzero()[0][0]}); the model cannot score them")
 
 
 def score_frame(frame, model, card: dict, label: str):
@@ -55,9 +60,11 @@ def score_with_production(dataset: str, model: str, location: str):
     return scored, {"model_version": version, "input": source, "rows": len(scored)}
 
 
-def check_output_name(path: Path) -> None:
-    """Refuse an output name scoring cannot write to, before any work is done."""
+def check_output_name(path: Path, input_location: str | None = None) -> None:
+    """Refuse an output name scoring cannot write to (or the input itself), before any work is done."""
     path = Path(path)
+    if input_location and Path(input_location).exists() and path.exists() and path.samefile(input_location):
+        raise DataError(f"{path}: the output is the input file; write the predictions to another file")
     if path.suffix.lower() not in OUTPUT_SUFFIXES:
         raise DataError(f"{path}: the output name must end in .parquet, .pq or .csv")
     if path.is_dir():

@@ -35,11 +35,14 @@ class pipeline(luigi.Config):  # noqa: N801  (luigi names a Config class after i
     config = luigi.Parameter(default="config/pipeline.toml", description="datasets, models and gates")
     incoming = luigi.Parameter(default="incoming/{dataset}/{date}.csv",
                                description="where BatchPredict's daily input lands (under data_dir unless absolute)")
+    stale_temporaries_after = luigi.FloatParameter(
+        default=24 * 3600.0, description="seconds after which a half-written temporary left by another host or "
+                                         "container is removed (one of this host's is removed once its writer exits)")
 
 
 def store():
     """The artifact store of data_dir (pipeline/storage)."""
-    return open_store(pipeline().data_dir, pipeline().cache_dir)
+    return open_store(pipeline().data_dir, pipeline().cache_dir, pipeline().stale_temporaries_after)
 
 
 def incoming_location(dataset: str, date) -> str:

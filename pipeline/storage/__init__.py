@@ -30,6 +30,7 @@ from pathlib import Path
 from pipeline.errors import StorageError
 from pipeline.storage.base import (
     MANIFEST,
+    STALE_AFTER,
     Store,
     check_sha256,
     is_http,
@@ -45,20 +46,20 @@ __all__ = ["MANIFEST", "LocalStore", "Store", "check_sha256", "is_http", "is_s3"
            "pid_alive", "read_file", "sha256_file", "target", "write_atomically"]
 
 
-def open_store(location: str, cache_dir: str | None = None) -> Store:
+def open_store(location: str, cache_dir: str | None = None, stale_after: float = STALE_AFTER) -> Store:
     """The store for a data_dir (one per process: a boto3 client must not cross a fork)."""
-    return _open(str(location), cache_dir or "", os.getpid())
+    return _open(str(location), cache_dir or "", stale_after, os.getpid())
 
 
 @functools.lru_cache(maxsize=8)
-def _open(location: str, cache_dir: str, pid: int) -> Store:
+def _open(location: str, cache_dir: str, stale_after: float, pid: int) -> Store:
     if is_s3(location):
         from pipeline.storage.s3 import S3Store
 
-        return S3Store(location, Path(cache_dir or default_cache_dir()))
+        return S3Store(location, Path(cache_dir or default_cache_dir()), stale_after)
     if "://" in location:
         raise StorageError(f"[pipeline] data_dir = {location}: only local paths and s3:// URLs are supported")
-    return LocalStore(Path(location))
+    return LocalStore(Path(location), stale_after)
 
 
 def default_cache_dir() -> Path:

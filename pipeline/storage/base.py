@@ -5,11 +5,14 @@ Keys are POSIX paths relative to data_dir. An output is a directory of files plu
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import shutil
+import socket
+import time
 import uuid
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
@@ -21,6 +24,7 @@ logger = logging.getLogger("pipeline")
 
 MANIFEST = "manifest.json"
 TMP_PREFIX = ".tmp-"
+STALE_AFTER = 24 * 3600.0  # seconds after which another host's or pid namespace's temporary is presumed dead
 
 
 # ---------------------------------------------------------------------------- locations
@@ -120,32 +124,54 @@ def pid_alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"  # the state follows the command name in parentheses
 
 
+def pid_namespace() -> str:
+    """Which pids a pid is relative to: containers sharing a hostname may not see each other's."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+@functools.lru_cache(maxsize=1)
+def _owner() -> str:
+    """This host and pid namespace, as the short id a temporary's name carries."""
+    return "n" + hashlib.sha256(f"{socket.gethostname()} {pid_namespace()}".encode()).hexdigest()[:8]
+
+
 def temporary(parent: Path, name: str) -> Path:
-    """A private name for a file or directory being written: .tmp-<pid>-<random>-<name>."""
-    return parent / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}"
+    """A private name for a file or directory being written: .tmp-<host and pid namespace>-<pid>-<random>-<name>."""
+    return parent / f"{TMP_PREFIX}{_owner()}-{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}"
 
 
-def sweep(parent: Path) -> None:
-    """Remove temporaries (see `temporary`) left by processes that no longer run."""
+def sweep(parent: Path, stale_after: float = STALE_AFTER) -> None:
+    """Remove the temporaries (see `temporary`) in `parent` whose writer is provably gone: a process
+    of this host and pid namespace that no longer runs, or anyone's, older than `stale_after`
+    seconds. A pid of another namespace (a container, a host on shared storage) tells nothing."""
     if not parent.is_dir():
         return
     for entry in parent.iterdir():
-        if not entry.name.startswith(TMP_PREFIX):
-            continue
-        pid = entry.name[len(TMP_PREFIX):].split("-")[0]
-        pid = int(pid) if pid.isdigit() else -1
-        if pid == os.getpid() or (pid > 0 and pid_alive(pid)):
-            continue
-        if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
+        if entry.name.startswith(TMP_PREFIX) and _writer_gone(entry, stale_after):
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
 
-def write_atomically(path: Path, write) -> None:
+def _writer_gone(entry: Path, stale_after: float) -> bool:
+    owner, _, rest = entry.name[len(TMP_PREFIX):].partition("-")
+    pid = rest.partition("-")[0]
+    if owner == _owner() and pid.isdigit():
+        return int(pid) != os.getpid() and not pid_alive(int(pid))
+    try:
+        return time.time() - entry.lstat().st_mtime > stale_after
+    except FileNotFoundError:
+        return False
+
+
+def write_atomically(path: Path, write, stale_after: float = STALE_AFTER) -> None:
     """Call `write(temporary_path)`, fsync the file, then rename it to `path` in one step."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    sweep(path.parent)
+    sweep(path.parent, stale_after)
     tmp = temporary(path.parent, path.name)
     try:
         write(tmp)

@@ -9,6 +9,7 @@ from pathlib import Path
 from pipeline.errors import ConcurrentUpdate
 from pipeline.storage.base import (
     MANIFEST,
+    STALE_AFTER,
     TMP_PREFIX,
     Store,
     committed_by_another,
@@ -22,9 +23,10 @@ from pipeline.storage.base import (
 class LocalStore(Store):
     """Files are read in place; an output is committed by renaming its staged directory."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, stale_after: float = STALE_AFTER):
         self.root = str(root)
         self.base = Path(root)
+        self.stale_after = stale_after  # see base.sweep
 
     def path(self, key: str) -> Path:
         return self.base / key if key else self.base
@@ -49,7 +51,7 @@ class LocalStore(Store):
 
     def write_bytes(self, key: str, data: bytes) -> None:
         """Replace the file in one step (write aside, fsync, rename)."""
-        write_atomically(self.path(key), lambda tmp: tmp.write_bytes(data))
+        write_atomically(self.path(key), lambda tmp: tmp.write_bytes(data), self.stale_after)
 
     def compare_and_swap(self, key: str, data: bytes, token: str | None) -> None:
         """Replace the file only if it still holds what was read with `token` (None: there was none).
@@ -86,7 +88,7 @@ class LocalStore(Store):
         """A fresh private directory next to where `key` will be committed."""
         final = self.path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        sweep(final.parent)
+        sweep(final.parent, self.stale_after)
         tmp = temporary(final.parent, final.name)
         tmp.mkdir()
         return tmp

@@ -20,11 +20,13 @@ from pipeline.errors import ConcurrentUpdate, StorageError
 from pipeline.formats import dump_json
 from pipeline.storage.base import (
     MANIFEST,
+    STALE_AFTER,
     Store,
     check_sha256,
     committed_by_another,
     join,
     pid_alive,
+    pid_namespace,
     sweep,
     temporary,
     write_atomically,
@@ -40,7 +42,7 @@ LOCK_LEASE = 300.0  # seconds after which another host may take over a lock (its
 class S3Store(Store):
     """Files are downloaded once into a content-addressed local cache, checked against their sha256."""
 
-    def __init__(self, root: str, cache_dir: Path):
+    def __init__(self, root: str, cache_dir: Path, stale_after: float = STALE_AFTER):
         from luigi.contrib.s3 import S3Client
 
         try:
@@ -56,6 +58,7 @@ class S3Store(Store):
         if not self.bucket:
             raise StorageError(f"[pipeline] data_dir = {root}: no bucket named (s3://bucket/prefix)")
         self.cache = cache_dir
+        self.stale_after = stale_after  # see base.sweep
         try:
             self.api = self.client.s3.meta.client
         except (ValueError, BotoCoreError) as exc:
@@ -153,7 +156,7 @@ class S3Store(Store):
             self._call("download", source, self.api.download_file, Filename=str(tmp))
             check_sha256(tmp, listed["sha256"], name=self.url(source))
 
-        write_atomically(cached, download)
+        write_atomically(cached, download, self.stale_after)
         return cached
 
     def _cached(self, sha256: str, name: str) -> Path:
@@ -163,7 +166,7 @@ class S3Store(Store):
         """A fresh local directory to write an output into before it is uploaded."""
         parent = self.cache / "staging" / PurePosixPath(key).parent
         parent.mkdir(parents=True, exist_ok=True)
-        sweep(parent)
+        sweep(parent, self.stale_after)
         tmp = temporary(parent, PurePosixPath(key).name)
         tmp.mkdir()
         return tmp
@@ -226,7 +229,7 @@ class S3Store(Store):
     def lock(self, key: str, *, wait: float = LOCK_WAIT, lease: float = LOCK_LEASE):
         """A lease object created only if absent. A holder that died is taken over at once when it
         ran on this host, else after its lease; the takeover is itself conditional, so one wins."""
-        me = {"host": socket.gethostname(), "pidns": _pid_namespace(), "pid": os.getpid(), "id": uuid.uuid4().hex}
+        me = {"host": socket.gethostname(), "pidns": pid_namespace(), "pid": os.getpid(), "id": uuid.uuid4().hex}
         deadline = time.monotonic() + wait
         while True:
             body = dump_json({**me, "expires": time.time() + lease})
@@ -264,13 +267,5 @@ def _stale(holder: dict) -> bool:
     """A lock whose lease ran out, or whose holder ran here (same host and pid namespace) and is gone."""
     if holder.get("expires", 0) < time.time():
         return True
-    here = holder.get("host") == socket.gethostname() and holder.get("pidns") == _pid_namespace()
+    here = holder.get("host") == socket.gethostname() and holder.get("pidns") == pid_namespace()
     return here and not pid_alive(int(holder.get("pid", -1)))
-
-
-def _pid_namespace() -> str:
-    """Which pids a pid is relative to: containers sharing a hostname may not see each other's."""
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return ""

@@ -12,6 +12,7 @@ Points:
     fit                     inside TrainModel's fit
     history:<event>         in the registry, just before a history line for <event> is written
                             (for "promoted": production.json was already replaced)
+    written:<name>          scoring: the output file <name> written aside, not yet renamed into place
 
     PIPELINE_TEST_PACKAGE_VERSION=<name>=<version>   pretend a package has another version
 
@@ -20,6 +21,7 @@ Only tests use this; the pipeline has no hooks of its own.
 import os
 import signal
 import time
+from pathlib import Path
 
 POINT = (os.environ.get("PIPELINE_TEST_KILL_AT") or os.environ.get("PIPELINE_TEST_FAIL_AT")
          or os.environ.get("PIPELINE_TEST_PAUSE_AT"))
@@ -78,6 +80,17 @@ def _install() -> None:
         reached(f"history:{event['event']}")
         append(self, event)
 
+    from pipeline import scoring
+
+    write_atomically = scoring.write_atomically
+
+    def patched_write_atomically(path, write):
+        def write_then_wait(tmp):
+            write(tmp)
+            reached(f"written:{Path(path).name}")
+        write_atomically(path, write_then_wait)
+
+    scoring.write_atomically = patched_write_atomically
     base.Store.commit = patched_commit
     local.LocalStore.publish = before_publish(local.LocalStore.publish)
     s3.S3Store.publish = before_publish(s3.S3Store.publish)

@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from pipeline.artifacts import ArtifactDir
 from pipeline.errors import ConcurrentUpdate, IntegrityError, StorageError
 from pipeline.registry import Registry
 from pipeline.storage import MANIFEST, LocalStore, open_store, sha256_file
-from pipeline.storage.s3 import _pid_namespace
+from pipeline.storage.base import pid_namespace
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -129,7 +130,7 @@ def test_an_s3_lock_left_by_a_dead_process_on_this_host_is_taken_over(s3_env, tm
     dead = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
     dead.start()
     dead.join()
-    holder = {"host": socket.gethostname(), "pidns": _pid_namespace(), "pid": dead.pid, "id": "x",
+    holder = {"host": socket.gethostname(), "pidns": pid_namespace(), "pid": dead.pid, "id": "x",
               "expires": time.time() + 3600}
     store.write_json("registry/.lock", {**holder, "pidns": "pid:[another container]"})
     with pytest.raises(StorageError, match="still locked"), store.lock("registry/.lock", wait=1):
@@ -223,3 +224,48 @@ def test_a_history_line_cut_short_is_skipped_and_reported_and_the_next_append_st
     assert registry.statuses() == {v1: "retired", v2: "production"}
     lines = store.read_text("registry/ds/m/history.jsonl").splitlines()
     assert lines[3] == '{"at": "2026-01-0' and json.loads(lines[4])["event"] == "promoted"
+
+
+SWEEP_FROM_A_CONTAINER = """
+import sys
+from pipeline.artifacts import ArtifactDir
+from pipeline.storage import LocalStore
+
+with ArtifactDir(LocalStore(sys.argv[1]), "models/digits/2026-01-01/other").staging() as tmp:
+    (tmp / "model.bin").write_bytes(b"the container's model")
+"""
+
+
+def test_a_worker_in_another_pid_namespace_never_sweeps_a_live_staging_directory(tmp_path):
+    """Its pids are not ours: our live pid is dead there. Only its own dead temporaries, or
+    anything older than the configured age, are provably dead."""
+    if subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True).returncode:
+        pytest.skip("needs unshare --pid (root, or user namespaces)")
+    store = LocalStore(tmp_path / "data")
+    output = ArtifactDir(store, "models/digits/2026-01-01/mine")
+    with output.staging() as tmp:
+        (tmp / "model.bin").write_bytes(b"weights")
+        swept = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c",
+                                SWEEP_FROM_A_CONTAINER, str(tmp_path / "data")], capture_output=True, text=True)
+        assert swept.returncode == 0, swept.stderr
+        assert tmp.exists() and (tmp / "model.bin").read_bytes() == b"weights"
+    assert output.exists() and ArtifactDir(store, "models/digits/2026-01-01/other").exists()
+
+
+def test_the_sweep_removes_our_dead_temporaries_and_only_old_ones_of_others(tmp_path):
+    from pipeline.storage.base import sweep, temporary
+
+    parent = tmp_path / "split"
+    parent.mkdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    ours_dead = temporary(parent, "x").with_name(temporary(parent, "x").name.replace(f"-{os.getpid()}-",
+                                                                                      f"-{dead.pid}-"))
+    ours_live = temporary(parent, "y")
+    foreign_young = parent / ".tmp-n0000ffff-12-abcdef01-z"
+    foreign_old = parent / ".tmp-n0000ffff-13-abcdef02-z"
+    for path in (ours_dead, ours_live, foreign_young, foreign_old):
+        path.mkdir()
+    os.utime(foreign_old, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    sweep(parent, stale_after=86400)
+    assert sorted(p.name for p in parent.iterdir()) == sorted([ours_live.name, foreign_young.name])

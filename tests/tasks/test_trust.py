@@ -3,9 +3,11 @@ damaged, a worse model never replaces it, nothing half-made is used, and every f
 one line that names what is wrong and the way out."""
 import json
 import signal
+import subprocess
+import sys
 
 import pytest
-from conftest import DAY1, DAY2, FAULTS
+from conftest import DAY1, DAY2, FAULTS, REPO
 
 pytestmark = pytest.mark.e2e
 
@@ -240,3 +242,62 @@ def test_a_date_in_the_future_is_refused_in_one_line(deployed):
                              "the day of its data, at most one day ahead of this clock")
     assert [r["version"] for r in ws.registry_list()] == ["v0001"] and not ws.outputs("raw")[1:]
     assert ws.run("TrainValidateDeploy", f"--date={tomorrow}").returncode == 0  # clock skew is fine
+
+
+# ---------------------------------------------------------------- 10. predict never leaves a mess
+
+def digits_csv(path, rows: int, offset: int = 0):
+    from sklearn.datasets import load_digits
+
+    frame = load_digits(as_frame=True).frame.drop(columns="target")
+    frame = frame.iloc[[(offset + i) % len(frame) for i in range(rows)]]
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_predict_refuses_infinite_values_and_writing_over_its_input(deployed, tmp_path):
+    ws = deployed()
+    source = digits_csv(tmp_path / "rows.csv", 5)
+    before = source.read_bytes()
+    over = ws.main("predict", "--input", str(source), "--output", str(source))
+    assert error_line(over) == (f"error: {source}: the output is the input file; write the predictions to "
+                                "another file")
+    assert source.read_bytes() == before
+
+    infinite = tmp_path / "infinite.csv"
+    infinite.write_text(before.decode().replace("\n0.0,", "\ninf,", 1).replace("\n0,", "\ninf,", 1))
+    bad = ws.main("predict", "--input", str(infinite), "--output", str(tmp_path / "out.csv"))
+    assert error_line(bad) == (f"error: {infinite}: column 'pixel_0_0': 1 infinite value(s) (e.g. row 0); "
+                               "the model cannot score them")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_two_predicts_writing_one_output_at_once_each_publish_a_complete_file_of_their_own(deployed, tmp_path):
+    import time
+
+    import pandas as pd
+
+    ws = deployed()
+    first, second = (digits_csv(tmp_path / f"in-{i}.csv", 50, offset=i * 100) for i in (0, 1))
+    output, pause = tmp_path / "scored.parquet", tmp_path / "paused"
+
+    def predict(path, **env):
+        return subprocess.Popen([sys.executable, "-m", "pipeline", "predict", "--input", str(path), "--output",
+                                 str(output)], cwd=REPO, env={**ws.env, **env}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    # the first job has written its file aside and waits; the second writes the same output meanwhile
+    held = predict(first, PYTHONPATH=FAULTS, PIPELINE_TEST_PAUSE_AT="written:scored.parquet",
+                   PIPELINE_TEST_PAUSE_FILE=str(pause))
+    deadline = time.time() + 60
+    while not pause.exists():
+        assert held.poll() is None and time.time() < deadline, held.communicate()
+        time.sleep(0.05)
+    other = predict(second)
+    assert other.wait(timeout=60) == 0, other.communicate()
+    assert pd.read_parquet(output)["pixel_0_0"].tolist() == pd.read_csv(second)["pixel_0_0"].tolist()
+    pause.unlink()
+    assert held.wait(timeout=60) == 0, held.communicate()
+    scored = pd.read_parquet(output)  # the job that reported last published its own rows, complete
+    assert scored[list(pd.read_csv(first).columns)].equals(pd.read_csv(first))
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left behind
