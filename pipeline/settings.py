@@ -35,6 +35,12 @@ class pipeline(luigi.Config):  # noqa: N801  (luigi names a Config class after i
     config = luigi.Parameter(default="config/pipeline.toml", description="datasets, models and gates")
     incoming = luigi.Parameter(default="incoming/{dataset}/{date}.csv",
                                description="where BatchPredict's daily input lands (under data_dir unless absolute)")
+    incoming_marker = luigi.Parameter(
+        default="", description="a file that says an incoming file is complete: '{file}.done', or a name such as "
+                                "'_SUCCESS' in its folder (default: none; then settle_seconds applies)")
+    settle_seconds = luigi.FloatParameter(
+        default=30.0, description="a source or incoming file without a marker counts as arrived once it has not "
+                                  "changed for this long")
     stale_temporaries_after = luigi.FloatParameter(
         default=24 * 3600.0, description="seconds after which a half-written temporary left by another host or "
                                          "container is removed (one of this host's is removed once its writer exits)")
@@ -81,7 +87,7 @@ _SPLIT = {"test_size": _NUMBER, "seed": int, "stratify": bool}
 _CHECKS = {"min_rows": int, "columns": {"*": str}, "max_null_fraction": (float, int, dict),
            "ranges": {"*": {"min": _NUMBER, "max": _NUMBER}}}
 _DATASET = {"source": str, "target": str, "problem": str, "sep": str, "na_values": list, "description": str,
-            "split": _SPLIT, "checks": _CHECKS}
+            "ready_marker": str, "split": _SPLIT, "checks": _CHECKS}
 _MODEL = {"estimator": str, "params": dict, "fit_on": str, "scale": bool, "description": str,
           "grid": {"*": list}, "cv_folds": int}
 _GATE = {"tolerance": _NUMBER, "compare": str, "*": {"min": _NUMBER, "max": _NUMBER}}

@@ -102,6 +102,9 @@ def parse_table(payload: bytes, *, name: str, label: str, sep: str | None = None
         else:
             import pyarrow.csv as pcsv
 
+            if not payload.endswith(b"\n"):
+                raise DataError(f"{label}: the last line does not end with a line break: the file looks cut off "
+                                "(still being written?); if it is complete, end it with a newline")
             parse = pcsv.ParseOptions(delimiter=sep) if sep else pcsv.ParseOptions()
             # an empty cell is a missing value in text columns too, as in pandas
             convert = pcsv.ConvertOptions(strings_can_be_null=True)

@@ -90,7 +90,7 @@ class Workspace:
 
     def settings(self) -> dict[str, dict[str, str]]:
         """The override cfg's own sections, before what tests add."""
-        return {"pipeline": {"data_dir": str(self.data), "config": str(self.toml)},
+        return {"pipeline": {"data_dir": str(self.data), "config": str(self.toml), "settle_seconds": "0"},
                 "core": {"lock_pid_dir": str(self.root / "locks")}}
 
     def _write_cfg(self):

@@ -99,7 +99,9 @@ def test_non_utf8_header_is_a_data_error():
 
 
 def test_binary_garbage_is_a_data_error():
-    with pytest.raises(DataError, match="^my-label: cannot be read"):
+    with pytest.raises(DataError, match="^my-label: column names are not valid UTF-8 text"):
+        parse_bytes(b"\xff\xfe\x00\x00\x01\n", name="x.csv", label="my-label")
+    with pytest.raises(DataError, match="^my-label: the last line does not end with a line break"):
         parse_bytes(b"\xff\xfe\x00\x00\x01", name="x.csv", label="my-label")
 
 

@@ -1,18 +1,24 @@
 import luigi
 
 from pipeline import storage
+from pipeline.tasks.arrival import ArrivingFile
 from pipeline.tasks.base import PipelineTask
 
 
-class SourceFile(luigi.ExternalTask):
+class SourceFile(ArrivingFile):
     """A dataset's source file (a path or s3:// URL), made by something outside the pipeline."""
 
     path = luigi.Parameter()
+    marker = luigi.Parameter(default="", significant=False, description="the dataset's ready_marker, if any")
+    marker_setting = "ready_marker"
 
-    def output(self):
-        return storage.target(self.path)
+    def location(self) -> str:
+        return self.path
 
-    def missing_message(self) -> str:
+    def marker_pattern(self) -> str:
+        return self.marker
+
+    def absent(self) -> str:
         return f"{self.path} does not exist (yet?); the run ends with the missing-data exit code"
 
 
@@ -28,8 +34,11 @@ class IngestData(PipelineTask):
 
     def requires(self):
         """A source file is an external dependency: until it exists there is nothing to do."""
-        source = self.data_spec()["source"]
-        return [] if storage.is_http(source) or source.startswith("sklearn:") else [SourceFile(path=source)]
+        spec = self.data_spec()
+        source = spec["source"]
+        if storage.is_http(source) or source.startswith("sklearn:"):
+            return []
+        return [SourceFile(path=source, marker=spec.get("ready_marker", ""))]
 
     def key_requires(self):
         return []

@@ -1,23 +1,28 @@
 """Batch scoring: the day's incoming file, scored by whichever model is in production."""
 import luigi
 
-from pipeline import settings, storage
+from pipeline import settings
 from pipeline.registry import Registry
+from pipeline.tasks.arrival import ArrivingFile
 from pipeline.tasks.base import NameParameter
 from pipeline.tasks.model import ModelTask
 
 
-class IncomingData(luigi.ExternalTask):
+class IncomingData(ArrivingFile):
     """The day's file to score, put in place by something outside the pipeline ([pipeline] incoming)."""
 
     dataset = NameParameter("dataset", default=settings.DEFAULT_DATASET)
     date = luigi.DateParameter()
+    marker_setting = "[pipeline] incoming_marker"
 
-    def output(self):
-        return storage.target(settings.incoming_location(self.dataset, self.date))
+    def location(self) -> str:
+        return settings.incoming_location(self.dataset, self.date)
 
-    def missing_message(self) -> str:
-        return f"{self.output().path} has not arrived; BatchPredict scores it on the first run after it lands"
+    def marker_pattern(self) -> str:
+        return settings.pipeline().incoming_marker
+
+    def absent(self) -> str:
+        return f"{self.location()} has not arrived; BatchPredict scores it on the first run after it lands"
 
 
 class ProductionPointer(luigi.Target):

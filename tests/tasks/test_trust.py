@@ -301,3 +301,85 @@ def test_two_predicts_writing_one_output_at_once_each_publish_a_complete_file_of
     scored = pd.read_parquet(output)  # the job that reported last published its own rows, complete
     assert scored[list(pd.read_csv(first).columns)].equals(pd.read_csv(first))
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left behind
+
+
+# ---------------------------------------------------------------- 5. files still being written are never used
+
+SLOW_WRITER = """
+import sys, time
+from pathlib import Path
+target, rows, hold = Path(sys.argv[1]), Path(sys.argv[2]).read_text().splitlines(True), Path(sys.argv[3])
+with open(target, "w") as out:
+    out.writelines(rows[:301])  # the header and 300 rows, then a pause in the middle of a line
+    out.write(rows[301][:7])
+    out.flush()
+    hold.touch()
+    while hold.exists():
+        time.sleep(0.05)
+    out.write(rows[301][7:])
+    out.writelines(rows[302:])
+"""
+
+
+def test_an_incoming_file_still_being_written_is_not_scored_until_it_settles(deployed, tmp_path):
+    import time
+
+    import pandas as pd
+
+    ws = deployed()
+    ws.add_cfg("[pipeline]\nsettle_seconds = 2")
+    rows = digits_csv(tmp_path / "all.csv", 500)
+    incoming, hold = ws.data / "incoming" / "digits" / "2026-03-01.csv", tmp_path / "hold"
+    incoming.parent.mkdir(parents=True)
+    writer = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(incoming), str(rows), str(hold)])
+    deadline = time.time() + 30
+    while not hold.exists():
+        assert writer.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    waiting = ws.run("BatchPredict", "--date=2026-03-01")
+    assert waiting.returncode == 20, waiting.output
+    [headline] = waiting.headlines()
+    assert headline.endswith(f"{incoming} changed less than 2 s ago: it counts as arrived once it has not "
+                             "changed for 2 s ([pipeline] settle_seconds), or once its marker exists if one is "
+                             "configured ([pipeline] incoming_marker)")
+    assert not ws.outputs("predictions")
+
+    hold.unlink()
+    assert writer.wait(timeout=30) == 0
+    time.sleep(2.1)
+    scored = ws.run("BatchPredict", "--date=2026-03-01")
+    assert scored.returncode == 0, scored.output
+    [out] = ws.outputs("predictions")
+    assert len(pd.read_parquet(out / "predictions.parquet")) == 500
+
+
+def test_a_source_with_a_marker_is_used_only_once_the_marker_exists_and_never_cut_off(deployed):
+    import os
+    import time
+
+    ws = deployed("customers")
+    ws.replace_config('problem = "classification"\ncheck',
+                      'problem = "classification"\nready_marker = "{file}.done"\ncheck')
+    source = ws.root / "customers.csv"
+    whole = source.read_text()
+    source.write_text(whole[: len(whole) // 2])  # cut off mid-line, and then it stopped changing
+    old = time.time() - 3600
+    os.utime(source, (old, old))
+
+    waiting = ws.run("TrainValidateDeploy", "--dataset", "customers", DAY2)
+    assert waiting.returncode == 20, waiting.output
+    [headline] = waiting.headlines()
+    assert headline.endswith(f"{source}: waiting for its marker {source}.done (ready_marker)")
+    assert len(ws.outputs("raw")) == 1  # nothing new was snapshotted
+
+    (ws.root / "customers.csv.done").touch()
+    cut = ws.run("TrainValidateDeploy", "--dataset", "customers", DAY2)
+    assert cut.returncode == 30, cut.output
+    [headline] = cut.headlines()
+    assert headline.endswith(f"{source}: the last line does not end with a line break: the file looks cut off "
+                             "(still being written?); if it is complete, end it with a newline")
+
+    source.write_text(whole)
+    done = ws.run("TrainValidateDeploy", "--dataset", "customers", DAY2)
+    assert done.returncode == 0, done.output
+    assert ws.read_json("validated", "2026-01-02", "report.json", "customers")["rows"] == 400
