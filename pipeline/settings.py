@@ -15,10 +15,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import luigi
+import luigi.configuration
 
 from pipeline.errors import ConfigError
 from pipeline.ml.gate import ALL_METRICS, GATE_OPTIONS, METRICS
-from pipeline.storage import is_s3, open_store
+from pipeline.storage import default_cache_dir, is_s3, open_store
 
 DEFAULT_DATASET = "digits"
 DEFAULT_MODEL = "logreg"
@@ -49,6 +50,40 @@ class pipeline(luigi.Config):  # noqa: N801  (luigi names a Config class after i
 def store():
     """The artifact store of data_dir (pipeline/storage)."""
     return open_store(pipeline().data_dir, pipeline().cache_dir, pipeline().stale_temporaries_after)
+
+
+def use_private_lock_dir() -> None:
+    """Keep Luigi's pid lock in a private folder of this data dir, unless [core] lock_pid_dir says where.
+
+    Luigi's default, /tmp/luigi, is shared by every data dir (two runs with the same command line
+    but different configs would hold each other off) and by every local user (one who creates it
+    first can plant a symbolic link there for a root cron run to write through). Called when the
+    package is imported, before Luigi takes the lock.
+    """
+    import os
+    import stat
+
+    config = luigi.configuration.get_config()
+    if config.has_option("core", "lock_pid_dir"):
+        return
+    settings = pipeline()
+    home = Path(settings.cache_dir or default_cache_dir()) if is_s3(settings.data_dir) else Path(settings.data_dir)
+    locks = home / ".luigi-locks"
+    try:
+        locks.mkdir(mode=0o700, parents=True, exist_ok=True)
+        found = os.lstat(locks)
+    except OSError as exc:
+        raise ConfigError(f"[core] lock_pid_dir {locks}: cannot be created: {exc.strerror}") from None
+    problem = ("a symbolic link" if stat.S_ISLNK(found.st_mode) else "not a folder" if not stat.S_ISDIR(found.st_mode)
+               else f"owned by uid {found.st_uid}, not {os.getuid()}" if found.st_uid != os.getuid() else None)
+    if problem:
+        raise ConfigError(f"[core] lock_pid_dir {locks}: {problem}; refusing to keep Luigi's pid lock there "
+                          "(remove it, or set [core] lock_pid_dir to a private folder)")
+    if stat.S_IMODE(found.st_mode) != 0o700:
+        os.chmod(locks, 0o700)
+    if not config.has_section("core"):
+        config.add_section("core")
+    config.set("core", "lock_pid_dir", str(locks))
 
 
 def incoming_location(dataset: str, date) -> str:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import DAY1, DAY2, FAULTS, REPO
+from conftest import DAY1, DAY2, FAULTS, REPO, Workspace
 
 pytestmark = pytest.mark.e2e
 
@@ -383,3 +383,59 @@ def test_a_source_with_a_marker_is_used_only_once_the_marker_exists_and_never_cu
     done = ws.run("TrainValidateDeploy", "--dataset", "customers", DAY2)
     assert done.returncode == 0, done.output
     assert ws.read_json("validated", "2026-01-02", "report.json", "customers")["rows"] == 400
+
+
+# ---------------------------------------------------------------- 8. the pid lock cannot be hijacked or confused
+
+class DefaultLocks(Workspace):
+    """A workspace whose config leaves [core] lock_pid_dir to the pipeline's default."""
+
+    def settings(self):
+        return {section: options for section, options in super().settings().items() if section != "core"}
+
+
+def test_the_pid_lock_is_private_to_each_data_dir(tmp_path):
+    import os
+    import stat
+    import time
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = DefaultLocks(tmp_path / "a"), DefaultLocks(tmp_path / "b")
+    pause = tmp_path / "paused"
+    first = subprocess.Popen(a.command("TrainValidateDeploy", DAY1), cwd=REPO, text=True,
+                             env={**a.env, "PYTHONPATH": FAULTS, "PIPELINE_TEST_PAUSE_AT": "fit",
+                                  "PIPELINE_TEST_PAUSE_FILE": str(pause)},
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 120
+        while not pause.exists():
+            assert first.poll() is None and time.time() < deadline, first.communicate()
+            time.sleep(0.05)
+        other = b.luigi("TrainValidateDeploy", DAY1)  # the same command line, another data dir
+        assert other.returncode == 0, other.output
+        same = a.luigi("TrainValidateDeploy", DAY1)
+        assert same.returncode == 10 and "already running" in same.output, same.output
+    finally:
+        pause.unlink(missing_ok=True)
+        output, _ = first.communicate(timeout=300)
+    assert first.returncode == 0, output
+    locks = a.data / ".luigi-locks"
+    mode = os.lstat(locks)
+    assert stat.S_ISDIR(mode.st_mode) and stat.S_IMODE(mode.st_mode) == 0o700 and mode.st_uid == os.getuid()
+    assert len(list(locks.iterdir())) == 1
+
+
+def test_a_lock_dir_that_is_a_symlink_is_refused(tmp_path):
+    (tmp_path / "ws").mkdir()
+    ws = DefaultLocks(tmp_path / "ws")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ws.data.mkdir()
+    (ws.data / ".luigi-locks").symlink_to(elsewhere)  # planted by another user
+    run = ws.luigi("TrainValidateDeploy", DAY1)
+    assert run.returncode == 35, run.output
+    assert run.output.strip() == (f"error: [core] lock_pid_dir {ws.data / '.luigi-locks'}: a symbolic link; refusing "
+                                  "to keep Luigi's pid lock there (remove it, or set [core] lock_pid_dir to a private "
+                                  "folder)")
+    assert list(elsewhere.iterdir()) == [] and not ws.outputs("raw")
