@@ -12,11 +12,12 @@ import noop
 import overhead
 import resume
 import scaleout
+import verify
 from harness import machine, table
 
 
 def main() -> None:
-    modules = [noop, overhead, resume, fanout, scaleout, dag] + ([] if "--quick" in sys.argv else [large])
+    modules = [noop, overhead, resume, verify, fanout, scaleout, dag] + ([] if "--quick" in sys.argv else [large])
     rows = []
     for module in modules:
         print(f"running {module.__name__} ...", file=sys.stderr, flush=True)

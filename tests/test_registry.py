@@ -1,14 +1,18 @@
 """The model registry: versions, the production pointer, rollback, integrity, history."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from pipeline.errors import IntegrityError, RegistryError
 from pipeline.registry import Registry
-from pipeline.storage import sha256_file
+from pipeline.storage import LocalStore, sha256_file
 
 
 def register(registry, make_candidate, *ids):
@@ -297,3 +301,71 @@ def test_rolling_forward_with_to_keeps_the_replaced_version_to_roll_back_to(regi
     assert registry.rollback("fixed upstream after all", to=v2) == v2
     assert registry.production()["previous"] == [v1]
     assert registry.rollback("back again") == v1
+
+
+# ---------------------------------------------------------------- a full disk
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MB tmpfs mounted for the test (root only): a disk that really fills up."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
+                                           capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs needs root (and CAP_SYS_ADMIN)")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of `disk`; remove the returned file to give them back."""
+    filler = disk / "filler"
+    with open(filler, "wb", buffering=0) as out, contextlib.suppress(OSError):
+        while True:
+            out.write(b"\0" * 4096)
+    return filler
+
+
+def test_a_history_append_cut_off_by_a_full_disk_never_bricks_the_registry(small_disk, make_candidate, caplog):
+    registry = Registry(LocalStore(small_disk / "data"), "registry/ds/m", "ds", "m")
+    [v1] = register(registry, make_candidate, "a")
+    registry.promote(v1, "first")
+    history = small_disk / "data" / "registry" / "ds" / "m" / "history.jsonl"
+    # end the file 40 bytes short of a page: the next line needs a page the full disk cannot give
+    overhead = len(json.dumps({"event": "note", "pad": ""})) + 1
+    registry.store.append("registry/ds/m/history.jsonl", json.dumps(
+        {"event": "note", "pad": "x" * ((4096 - 40 - history.stat().st_size - overhead) % 4096)}))
+    assert history.stat().st_size % 4096 == 4056
+    filler = fill(small_disk)
+
+    with pytest.raises(OSError, match="No space left on device"):
+        registry.reject(v1, ["a reason long enough to need the next page: " + "y" * 200])
+    assert not history.read_bytes().endswith(b"\n")  # the line was cut off
+    filler.unlink()
+
+    registry.reject(v1, ["after the disk was freed"])
+    with caplog.at_level("WARNING", logger="pipeline"):
+        events = registry.history()
+    assert [e["event"] for e in events] == ["registered", "promoted", "note", "rejected"]
+    assert events[-1]["reasons"] == ["after the disk was freed"] and registry.production_version() == v1
+    assert "history.jsonl: line 4 is cut short or not JSON" in caplog.text
+
+
+def test_registering_on_a_full_disk_leaves_no_half_version_and_the_next_try_succeeds(small_disk, make_candidate):
+    registry = Registry(LocalStore(small_disk / "data"), "registry/ds/m", "ds", "m")
+    [v1] = register(registry, make_candidate, "a")
+    registry.promote(v1, "first")
+    before = registry.history()
+    candidate = make_candidate("b", C=2.0)  # its files are on another disk
+    filler = fill(small_disk)
+
+    with pytest.raises(OSError, match="No space left on device"):
+        registry.register(*candidate)
+    assert registry.versions() == [v1] and registry.history() == before
+    assert [p.name for p in (small_disk / "data" / "registry" / "ds" / "m").iterdir() if p.name.startswith(".tmp")] \
+        == []
+    filler.unlink()
+    assert registry.register(*candidate) == "v0002"
+    assert registry.card("v0002")["candidate_id"] == "b" and registry.production_version() == v1

@@ -1,6 +1,8 @@
 """Fault injection for end-to-end tests: put this directory on PYTHONPATH and name a point.
 
     PIPELINE_TEST_KILL_AT=<point>   the process kills itself with SIGKILL there (kill -9)
+    PIPELINE_TEST_SIGNAL_AT=<point> the process sends PIPELINE_TEST_SIGNAL (TERM or INT) to its whole
+                                    process group there, as Ctrl-C or a service manager's stop does
     PIPELINE_TEST_FAIL_AT=<point>   it raises RuntimeError there (an ordinary task failure)
     PIPELINE_TEST_PAUSE_AT=<point>  it creates PIPELINE_TEST_PAUSE_FILE there and waits until
                                     that file is removed (to hold a run open), the first time only
@@ -24,7 +26,7 @@ import time
 from pathlib import Path
 
 POINT = (os.environ.get("PIPELINE_TEST_KILL_AT") or os.environ.get("PIPELINE_TEST_FAIL_AT")
-         or os.environ.get("PIPELINE_TEST_PAUSE_AT"))
+         or os.environ.get("PIPELINE_TEST_SIGNAL_AT") or os.environ.get("PIPELINE_TEST_PAUSE_AT"))
 FAKE_VERSION = os.environ.get("PIPELINE_TEST_PACKAGE_VERSION")
 
 
@@ -36,6 +38,10 @@ def reached(point: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     if os.environ.get("PIPELINE_TEST_FAIL_AT") == point:
         raise RuntimeError(f"injected failure at {point}")
+    if os.environ.get("PIPELINE_TEST_SIGNAL_AT") == point:
+        os.killpg(os.getpgrp(), getattr(signal, f"SIG{os.environ['PIPELINE_TEST_SIGNAL']}"))
+        time.sleep(10)  # the signal arrives while this process would otherwise go on
+        return
     POINT = None  # a pause holds the run once, not at every later pass through the same point
     marker = os.environ["PIPELINE_TEST_PAUSE_FILE"]
     open(marker, "w").close()

@@ -92,6 +92,28 @@ def test_kill_9_then_rerun_ends_like_an_uninterrupted_run(any_store, uninterrupt
     assert leftovers == []
 
 
+@pytest.mark.parametrize("sent, workers, point", [
+    ("TERM", 1, "fit"), ("INT", 1, "manifest:evaluations"), ("INT", 1, "history:promoted"),
+    ("TERM", 2, "manifest:models"), ("INT", 2, "committing:registry"), ("TERM", 2, "history:promoted"),
+])
+def test_sigterm_or_sigint_to_the_run_then_rerun_ends_like_an_uninterrupted_run(workspace, uninterrupted,
+                                                                                   sent, workers, point):
+    """What Ctrl-C or a service manager's stop does: the signal reaches the whole process group,
+    the worker and the task processes it forked for --workers 2."""
+    stopped = subprocess.run(workspace.command("TrainValidateDeploy", DAY1, "--workers", str(workers)), cwd=REPO,
+                             env={**workspace.env, "PYTHONPATH": FAULTS, "PIPELINE_TEST_SIGNAL_AT": point,
+                                  "PIPELINE_TEST_SIGNAL": sent},
+                             capture_output=True, text=True, timeout=300, start_new_session=True)
+    assert stopped.returncode != 0, stopped.stdout + stopped.stderr
+    assert workspace.production() in (None, "v0001")
+    assert_nothing_damaged(workspace)
+
+    rerun = workspace.run("TrainValidateDeploy", DAY1)
+    assert rerun.returncode == 0, rerun.output
+    assert registry_state(workspace) == uninterrupted
+    assert_nothing_damaged(workspace)
+
+
 def test_second_identical_run_exits_already_running_and_does_no_work(workspace):
     pause = workspace.root / "paused"
     first = subprocess.Popen(workspace.command("TrainValidateDeploy", DAY1), cwd=REPO, text=True,
