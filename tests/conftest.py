@@ -56,6 +56,13 @@ class Run:
             ("FAILED ", "CANNOT SCHEDULE ", "MISSING DATA "))]
 
 
+@dataclass
+class Held:
+    """A real run held at a fault point (Workspace.held); `run` once it has finished."""
+    process: subprocess.Popen
+    run: Run | None = None
+
+
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # as config/logging.conf writes it
 
 
@@ -146,6 +153,29 @@ class Workspace:
         proc = subprocess.run(self.command(*args, local=local, python_flags=python_flags), cwd=REPO,
                               env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=600)
         return Run(proc.returncode, proc.stdout + proc.stderr)
+
+    @contextlib.contextmanager
+    def held(self, *args: str, at: str = "fit", local: bool = True):
+        """The real `luigi` command, held at fault point `at` (tests/faults) while the block runs; it
+        goes on when the block ends. Yields a Held whose `.run` is the Run once it has finished."""
+        pause = self.root / "paused"
+        process = subprocess.Popen(self.command(*args, local=local), cwd=REPO, text=True,
+                                   env={**self.env, "PYTHONPATH": FAULTS, "PIPELINE_TEST_PAUSE_AT": at,
+                                        "PIPELINE_TEST_PAUSE_FILE": str(pause)},
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        held = Held(process)
+        try:
+            deadline = time.time() + 120
+            while not pause.exists():
+                if process.poll() is not None or time.time() > deadline:
+                    process.kill()
+                    pytest.fail(f"the run never reached {at}:\n{process.communicate()[0][-3000:]}")
+                time.sleep(0.05)
+            yield held
+        finally:
+            pause.unlink(missing_ok=True)
+            output, _ = process.communicate(timeout=300)
+            held.run = Run(process.returncode, output)
 
     @contextlib.contextmanager
     def configured(self):

@@ -6,7 +6,6 @@ never interrupted (the shared digits deployment of DAY1).
 """
 import signal
 import subprocess
-import time
 
 import pytest
 from conftest import DAY1, FAULTS, REPO, S3Workspace, Workspace
@@ -115,27 +114,14 @@ def test_sigterm_or_sigint_to_the_run_then_rerun_ends_like_an_uninterrupted_run(
 
 
 def test_second_identical_run_exits_already_running_and_does_no_work(workspace):
-    pause = workspace.root / "paused"
-    first = subprocess.Popen(workspace.command("TrainValidateDeploy", DAY1), cwd=REPO, text=True,
-                             env={**workspace.env, "PYTHONPATH": FAULTS, "PIPELINE_TEST_PAUSE_AT": "fit",
-                                  "PIPELINE_TEST_PAUSE_FILE": str(pause)},
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 120
-        while not pause.exists():
-            assert first.poll() is None and time.time() < deadline, "the first run never reached training"
-            time.sleep(0.05)
+    with workspace.held("TrainValidateDeploy", DAY1, at="fit") as first:
         before = sorted(str(p) for p in workspace.data.rglob("*"))
-
         second = workspace.luigi("TrainValidateDeploy", DAY1)
         assert second.returncode == 10, second.output  # [retcode] already_running
         assert "already running" in second.output
         assert "Informed scheduler" not in second.output  # it scheduled nothing
         assert sorted(str(p) for p in workspace.data.rglob("*")) == before
-    finally:
-        pause.unlink(missing_ok=True)
-        output, _ = first.communicate(timeout=300)
-    assert first.returncode == 0, output
+    assert first.run.returncode == 0, first.run.output
     assert workspace.production() == "v0001"
 
 

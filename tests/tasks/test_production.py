@@ -5,13 +5,12 @@ import json
 import re
 import sqlite3
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 
 import pandas as pd
 import pytest
-from conftest import FAULTS, REPO, running_luigid, tool
+from conftest import REPO, running_luigid, tool
 
 pytestmark = pytest.mark.e2e
 
@@ -41,26 +40,14 @@ def digits_rows(n: int, seed: int) -> pd.DataFrame:
 
 
 def test_run_against_luigid_is_visible_in_its_api_and_task_history(workspace, luigid):
-    pause = workspace.root / "paused"
-    run = subprocess.Popen(workspace.command("TrainValidateDeploy", DAY, "--scheduler-port", str(luigid), local=False),
-                           cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           env={**workspace.env, "PYTHONPATH": FAULTS, "PIPELINE_TEST_PAUSE_AT": "fit",
-                                "PIPELINE_TEST_PAUSE_FILE": str(pause)})
-    try:
-        deadline = time.time() + 120
-        while not pause.exists():
-            assert run.poll() is None and time.time() < deadline
-            time.sleep(0.05)
+    with workspace.held("TrainValidateDeploy", DAY, "--scheduler-port", str(luigid), at="fit", local=False) as run:
         # while it trains, the visualizer shows its progress and status message
         [(task_id, running)] = api(luigid, "task_list", status="RUNNING", upstream_status="").items()
         assert running["name"] == "TrainModel" and running["progress_percentage"] == 10
         assert running["status_message"].startswith("fitting sklearn.linear_model.LogisticRegression on 1347 rows")
         status = workspace.cli("scheduler", "status")
         assert status.returncode == 0 and "1 running" in status.stdout
-    finally:
-        pause.unlink(missing_ok=True)
-        output, _ = run.communicate(timeout=300)
-    assert run.returncode == 0, output
+    assert run.run.returncode == 0, run.run.output
 
     done = api(luigid, "task_list", status="DONE", upstream_status="")
     assert {task["name"] for task in done.values()} == PIPELINE_FAMILIES

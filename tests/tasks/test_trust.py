@@ -397,29 +397,16 @@ class DefaultLocks(Workspace):
 def test_the_pid_lock_is_private_to_each_data_dir(tmp_path):
     import os
     import stat
-    import time
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     a, b = DefaultLocks(tmp_path / "a"), DefaultLocks(tmp_path / "b")
-    pause = tmp_path / "paused"
-    first = subprocess.Popen(a.command("TrainValidateDeploy", DAY1), cwd=REPO, text=True,
-                             env={**a.env, "PYTHONPATH": FAULTS, "PIPELINE_TEST_PAUSE_AT": "fit",
-                                  "PIPELINE_TEST_PAUSE_FILE": str(pause)},
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 120
-        while not pause.exists():
-            assert first.poll() is None and time.time() < deadline, first.communicate()
-            time.sleep(0.05)
+    with a.held("TrainValidateDeploy", DAY1, at="fit") as first:
         other = b.luigi("TrainValidateDeploy", DAY1)  # the same command line, another data dir
         assert other.returncode == 0, other.output
         same = a.luigi("TrainValidateDeploy", DAY1)
         assert same.returncode == 10 and "already running" in same.output, same.output
-    finally:
-        pause.unlink(missing_ok=True)
-        output, _ = first.communicate(timeout=300)
-    assert first.returncode == 0, output
+    assert first.run.returncode == 0, first.run.output
     locks = a.data / ".luigi-locks"
     mode = os.lstat(locks)
     assert stat.S_ISDIR(mode.st_mode) and stat.S_IMODE(mode.st_mode) == 0o700 and mode.st_uid == os.getuid()
