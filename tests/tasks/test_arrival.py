@@ -19,13 +19,19 @@ def test_a_marker_is_named_after_the_file_or_sits_in_its_folder(location, patter
     assert marker_of(location, pattern) == marker
 
 
-def test_an_incoming_file_arrives_with_its_marker_even_while_it_is_fresh(workspace):
+@pytest.fixture
+def incoming(workspace):
+    """A day's incoming file, just written."""
+    path = workspace.data / "incoming" / "digits" / "2026-03-01.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("a,b\n1,2\n")
+    return path
+
+
+def test_an_incoming_file_arrives_with_its_marker_even_while_it_is_fresh(workspace, incoming):
     from pipeline.tasks import IncomingData
 
     workspace.add_cfg("[pipeline]\nsettle_seconds = 3600\nincoming_marker = _SUCCESS")
-    incoming = workspace.data / "incoming" / "digits" / "2026-03-01.csv"
-    incoming.parent.mkdir(parents=True)
-    incoming.write_text("a,b\n1,2\n")
     with workspace.configured():
         task = IncomingData(dataset="digits", date=dt.date(2026, 3, 1))
         assert not task.complete()
@@ -35,13 +41,10 @@ def test_an_incoming_file_arrives_with_its_marker_even_while_it_is_fresh(workspa
         assert task.complete()
 
 
-def test_without_a_marker_a_file_arrives_once_it_has_settled(workspace):
+def test_without_a_marker_a_file_arrives_once_it_has_settled(workspace, incoming):
     from pipeline.tasks import IncomingData
 
     workspace.add_cfg("[pipeline]\nsettle_seconds = 60")
-    incoming = workspace.data / "incoming" / "digits" / "2026-03-01.csv"
-    incoming.parent.mkdir(parents=True)
-    incoming.write_text("a,b\n1,2\n")
     with workspace.configured():
         task = IncomingData(dataset="digits", date=dt.date(2026, 3, 1))
         assert not task.complete() and "changed less than 60 s ago" in task.missing_message()
