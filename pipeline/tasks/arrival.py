@@ -23,8 +23,8 @@ def marker_of(location: str, pattern: str) -> str | None:
         return None
     if "{file}" in pattern:
         return pattern.format(file=location)
-    folder = posixpath.dirname(location) if storage.is_s3(location) else os.path.dirname(location)
-    return posixpath.join(folder, pattern) if storage.is_s3(location) else os.path.join(folder, pattern)
+    paths = posixpath if storage.is_s3(location) else os.path
+    return paths.join(paths.dirname(location), pattern)
 
 
 class ArrivingFile(luigi.ExternalTask):
