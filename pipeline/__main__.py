@@ -11,6 +11,7 @@ import sys
 from pipeline import settings
 from pipeline.errors import ConfigError, IntegrityError, PipelineError, RegistryError
 from pipeline.ml.errors import MLError
+from pipeline.ml.gate import shown_metrics
 from pipeline.registry import Registry
 
 
@@ -23,7 +24,7 @@ def _version_row(registry: Registry, version: str, status: dict, rejected: set[s
     except (IntegrityError, RegistryError) as exc:  # listed as damaged: the rest of the registry stays readable
         return {**row, "status": "damaged", "production": False, "error": str(exc), "date": None, "registered_at": None,
                 "kind": None, "metrics": {}}
-    metrics = {k: v for k, v in card.get("metrics", {}).items() if isinstance(v, (int, float))}
+    metrics = shown_metrics(card.get("metrics", {}))
     return {**row, "date": card.get("date"), "registered_at": card.get("registered_at"), "kind": card.get("kind"),
             "metrics": metrics}
 
@@ -75,10 +76,15 @@ def cmd_show(args) -> int:
     print(f"  {'estimator':<14}{card['model_spec']['estimator']} {card['model_spec'].get('params', {})}")
     print(f"  {'data':<14}{card['data']['source']['source']} rows={card['data']['rows']} "
           f"fingerprint={card['data']['fingerprint'][:12]}")
-    print("  metrics")
-    for key, value in card.get("metrics", {}).items():
-        if isinstance(value, float):
-            print(f"    {key:<18}{value:.4f}")
+    search = card.get("search") or {}
+    if search.get("best_model"):
+        among = ", ".join(dict.fromkeys(point["model"] for point in search["points"]))
+        print(f"  {'selected':<14}{search['best_model']} by {search['folds']}-fold {search['scoring']} among {among}")
+    baseline = card.get("metrics", {}).get("baseline") or {}
+    print(f"  metrics{'':<13}{'baseline' if baseline else ''}")
+    for key, value in shown_metrics(card.get("metrics", {})).items():
+        against = f"{baseline[key]:.4f}" if isinstance(baseline.get(key), float) else ""
+        print(f"    {key:<18}{value:<10.4f}{against}".rstrip())
     print("  history")
     for event in events:
         print(f"    {event['at']}  {_event_line(event, version)}".rstrip())
@@ -211,9 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     def command(parent, name, func, help_text, *, names=True, filters=False):
         sub = parent.add_parser(name, help=help_text, description=help_text)
         if names:
-            default_d, default_m = (None, None) if filters else (settings.DEFAULT_DATASET, settings.DEFAULT_MODEL)
+            default_d = None if filters else settings.DEFAULT_DATASET
             sub.add_argument("--dataset", default=default_d, help=f"dataset name (default: {default_d or 'all'})")
-            sub.add_argument("--model", default=default_m, help=f"model name (default: {default_m or 'all'})")
+            sub.add_argument("--model", help="model name (default: " + (
+                "all)" if filters else "the dataset's deployment: its one `models` entry, best for several, else "
+                f"{settings.DEFAULT_MODEL})"))
+        sub.set_defaults(resolve_model=names and not filters)
         sub.add_argument("--json", action="store_true", help="machine-readable output")
         sub.set_defaults(func=func)
         return sub
@@ -258,9 +267,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _deployment(dataset: str) -> str:
+    """The dataset's deployment; DEFAULT_MODEL for a dataset the config no longer names (its
+    registry may still be there to look at)."""
+    try:
+        return settings.default_model(dataset)
+    except ConfigError:
+        return settings.DEFAULT_MODEL
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "resolve_model", False) and args.model is None:
+            args.model = _deployment(args.dataset)
         return args.func(args)
     except (PipelineError, MLError) as exc:
         print(f"error: {exc}", file=sys.stderr)

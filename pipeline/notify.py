@@ -116,7 +116,7 @@ def registry_event(registry, event: str, version: str | None, *, previous: str |
 def production_unusable(registry, version: str, problem: Exception) -> bool:
     """Alert a production model that cannot be loaded: candidates are gated on their floors until it is replaced."""
     return send("production_unusable", f"{registry.dataset}/{registry.model} production {version} cannot be loaded; "
-                f"new candidates are gated on their floors only until it is replaced: {problem}",
+                f"new candidates are gated on their floors and baseline only until it is replaced: {problem}",
                 dataset=registry.dataset, model=registry.model, version=version, previous=None,
                 reasons=[str(problem)], task_id=registry.task_id,
                 luigid_link=task_link(registry.task_id) if registry.task_id else None)

@@ -9,6 +9,8 @@ when a plot is drawn, so importing this module (and `luigi --module pipeline`) s
            "validation": ValidateData's report.json,
            "candidate": {"version", "metrics"}, "production": {"version", "metrics"} (both may be None),
            "verdict": verdict.json, "decision": decision.json,
+           "model_card": {"estimator", "encoding", "search"} (the candidate's card: how each column
+           was encoded, and the cross-validation of every grid point and candidate model),
            "outcome": {"y_true", "y_pred"} (the test split), "versions": [{"version", "date", "status",
            "metric", "value"}], "durations": [{"task", "task_id", "seconds"}]}
 
@@ -69,13 +71,51 @@ def _value_text(value) -> str:
     return "" if value is None else str(value)
 
 
-def _numeric_metrics(run: dict) -> list[tuple[str, object, object]]:
-    """(name, candidate value, production value) for every numeric metric of either model."""
+def _numeric_metrics(run: dict) -> list[tuple[str, object, object, object]]:
+    """(name, candidate, baseline, production value) for every named metric of either model
+    (not counts such as n_samples)."""
+    from pipeline.ml.gate import shown_metrics
+
     candidate = (run.get("candidate") or {}).get("metrics") or {}
     production = (run.get("production") or {}).get("metrics") or {}
-    names = [k for k, v in candidate.items() if _is_number(v)]
-    names += [k for k, v in production.items() if _is_number(v) and k not in names]
-    return [(name, candidate.get(name), production.get(name)) for name in names]
+    baseline = candidate.get("baseline") or {}
+    names = list(shown_metrics(candidate))
+    names += [k for k in shown_metrics(production) if k not in names]
+    return [(name, candidate.get(name), baseline.get(name), production.get(name)) for name in names]
+
+
+def _encoding_rows(encoding: dict) -> list[list]:
+    """One row per column that is not plain numeric, and one for all the numeric columns."""
+    numeric = [name for name, e in encoding.items() if e.get("kind") == "numeric"]
+    rows = []
+    if numeric:
+        shown = ", ".join(numeric[:6]) + (f", ... ({len(numeric)} in all)" if len(numeric) > 6 else "")
+        rows.append([shown, "numeric", encoding[numeric[0]].get("encoding"), NONE, NONE])
+    for name, e in encoding.items():
+        if e.get("kind") == "numeric":
+            continue
+        how = e.get("encoding")
+        if e.get("kind") == "date":
+            how = f"{how}: {', '.join(e.get('parts') or [])}"
+        elif e.get("native"):
+            how = f"{how} (native categorical)"
+        if e.get("chosen_by") == "config":
+            how = f"{how} (by config)"
+        rows.append([name, e.get("kind"), how, e.get("categories", NONE), e.get("folded", 0 if "categories" in e
+                                                                              else NONE)])
+    return rows
+
+
+def _selection_rows(search: dict) -> list[list]:
+    best = (search.get("best_model"), search.get("best"))
+    rows = []
+    for point in search.get("points") or []:
+        cv = point.get("cv") or {}
+        chosen = (point.get("model"), point.get("point")) == best if best[0] else point.get("point") == best[1]
+        rows.append([point.get("model") or NONE, ", ".join(f"{k}={v}" for k, v in (point.get("point") or {}).items())
+                     or "as configured", _metric_text(cv.get("mean")), _metric_text(cv.get("std")),
+                     "chosen" if chosen else ""])
+    return rows
 
 
 def _version(part: dict | None) -> str | None:
@@ -251,6 +291,25 @@ def _section_dataset(run: dict) -> str:
     if violations:
         rows = [[v.get("column") or NONE, v.get("rule"), v.get("detail")] for v in violations]
         parts.append("<h3>Violations</h3>" + _table(["column", "rule", "detail"], rows))
+    if validation.get("warnings"):
+        parts.append('<h3>Warnings</h3><ul class="warnings">'
+                     + "".join(f"<li>{_esc(w)}</li>" for w in validation["warnings"]) + "</ul>")
+    return "\n".join(parts)
+
+
+def _section_model(run: dict) -> str:
+    card = run.get("model_card") or {}
+    parts = ["<h2>Model</h2>", f"<p>{_esc(card.get('estimator') or NONE)}</p>"]
+    if card.get("encoding"):
+        parts.append("<h3>Features</h3>" + _table(["column", "kind", "encoding", "categories", "folded"],
+                                                  _encoding_rows(card["encoding"]), (3, 4)))
+    search = card.get("search") or {}
+    if search.get("points"):
+        title = "Model selection" if search.get("best_model") and len({p.get("model") for p in search["points"]}) > 1 \
+            else "Search"
+        parts.append(f"<h3>{title}</h3><p>{_esc(search.get('folds'))}-fold cross-validation on the train split, "
+                     f"scored by {_esc(search.get('scoring'))}.</p>"
+                     + _table(["model", "params", "mean", "std", ""], _selection_rows(search), (2, 3)))
     return "\n".join(parts)
 
 
@@ -267,16 +326,22 @@ def _column_summary(summary: dict) -> str:
 
 def _metric_headers(run: dict) -> list[str]:
     candidate, production = _version(run.get("candidate")), _version(run.get("production"))
-    return ["metric", f"candidate ({candidate})" if candidate else "candidate",
+    return ["metric", f"candidate ({candidate})" if candidate else "candidate", "baseline",
             f"production ({production})" if production else "production"]
+
+
+def _baseline_note(run: dict) -> str:
+    model = (((run.get("candidate") or {}).get("metrics") or {}).get("baseline") or {}).get("model")
+    return f"<p>Baseline: {_esc(model)}, fitted on the same training rows and scored on the same test rows.</p>" \
+        if model else ""
 
 
 def _section_metrics(run: dict) -> str:
     metrics = _numeric_metrics(run)
     if not metrics:
         return "<h2>Metrics</h2>" + _none("Metrics")
-    rows = [[name, _metric_text(candidate), _metric_text(production)] for name, candidate, production in metrics]
-    return "<h2>Metrics</h2>" + _table(_metric_headers(run), rows, (1, 2))
+    rows = [[name, *(_metric_text(v) for v in values)] for name, *values in metrics]
+    return "<h2>Metrics</h2>" + _table(_metric_headers(run), rows, (1, 2, 3)) + _baseline_note(run)
 
 
 def _section_gate(run: dict) -> str:
@@ -334,6 +399,7 @@ def render_html(run: dict, pngs: dict[str, bytes] | None = None) -> str:
         f"<h1>{_esc(title)}</h1>",
         f'<p class="meta">Generated {_esc(run.get("generated_at"))}, {_esc(run.get("kind"))} model.</p>',
         _section_dataset(run),
+        _section_model(run),
         _section_metrics(run),
         _section_gate(run),
         _section_plots(pngs),
@@ -357,8 +423,25 @@ def _text_metrics(run: dict) -> list[str]:
     metrics = _numeric_metrics(run)
     if not metrics:
         return ["metrics: none"]
-    rows = [_metric_headers(run)] + [[n, _metric_text(c), _metric_text(p)] for n, c, p in metrics]
-    return ["metrics:", *_aligned(rows, right=(1, 2))]
+    rows = [_metric_headers(run)] + [[name, *(_metric_text(v) for v in values)] for name, *values in metrics]
+    return ["metrics:", *_aligned(rows, right=(1, 2, 3))]
+
+
+def _text_model(run: dict) -> list[str]:
+    card = run.get("model_card") or {}
+    search = card.get("search") or {}
+    lines = [f"model: {card.get('estimator') or NONE}"]
+    if search.get("best_model"):
+        lines[0] += f" (chosen among {', '.join(dict.fromkeys(p.get('model') for p in search['points']))} " \
+                    f"by {search.get('folds')}-fold {search.get('scoring')})"
+    folded = {name: e["folded"] for name, e in (card.get("encoding") or {}).items() if e.get("folded")}
+    encodings = {}
+    for name, e in (card.get("encoding") or {}).items():
+        encodings.setdefault(e.get("encoding"), []).append(name)
+    if encodings:
+        lines.append("features: " + "; ".join(f"{how} {len(names)}" for how, names in encodings.items()))
+    lines += [f"  {name}: {count} categories folded into 'infrequent'" for name, count in folded.items()]
+    return lines
 
 
 def _text_decision(run: dict) -> list[str]:
@@ -396,6 +479,8 @@ def text_summary(run: dict, history: list[dict]) -> str:
         f"data: {data.get('rows')} rows from {data.get('source')}",
         f"validation: {'passed' if validation.get('passed') else 'failed'}, "
         f"{validation.get('rows_usable', NONE)} usable rows",
+        *[f"warning: {w}" for w in validation.get("warnings") or []],
+        *_text_model(run),
         *_text_metrics(run),
         *_text_decision(run),
         *_text_durations(run),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.errors import StorageError
-from pipeline.ml.errors import DataError
+from pipeline.ml.errors import DataError, ModelSpecError
 from pipeline.registry import Registry
 from pipeline.settings import dataset_spec
 from pipeline.storage import write_atomically
@@ -17,12 +17,18 @@ def check_input(frame, card: dict, label: str) -> None:
     import pandas as pd
 
     from pipeline.ml.data import name_list
+    from pipeline.ml.features import as_timestamps
 
     missing = [name for name in card["features"] if name not in frame.columns]
     if missing:
         raise DataError(f"{label}: missing column(s) the model needs: {name_list(missing)}")
     for name, kind in card["features"].items():
         series = frame[name]
+        if kind == "date":
+            bad = as_timestamps(series).isna() & series.notna()
+            if bad.any():
+                raise DataError(f"{label}: column '{name}' must hold dates, found {int(bad.sum())} value(s) that are "
+                                f"not (e.g. {series[bad].head(3).tolist()})")
         if kind == "numeric" and not (pd.api.types.is_numeric_dtype(series) or series.isna().all()):
             bad = pd.to_numeric(series, errors="coerce").isna() & series.notna()
             raise DataError(f"{label}: column '{name}' must be numeric, found {series.dtype} "
@@ -38,7 +44,13 @@ def score_frame(frame, model, card: dict, label: str):
     """Input rows plus a `prediction` column (and class probabilities)."""
     from pipeline.ml.data import name_list
     from pipeline.ml.metrics import predict_frame
+    from pipeline.ml.models import can_score_new_rows
 
+    if not can_score_new_rows(model):
+        raise ModelSpecError(
+            f"{label}: {card['model_spec']['estimator']} cannot score new rows: it labels only the rows it was fitted "
+            f"on; add inductive = {{ estimator = \"sklearn.ensemble.RandomForestClassifier\" }} to "
+            f"models.{card['model']} to deploy a model that assigns new rows to its clusters")
     check_input(frame, card, label)
     predictions = predict_frame(model, frame[list(card["features"])], card["kind"])
     clash = [c for c in [*predictions.columns, "model_version"] if c in frame.columns]

@@ -18,11 +18,16 @@ import luigi
 import luigi.configuration
 
 from pipeline.errors import ConfigError
+from pipeline.ml.columns import ENCODINGS, ROLES
 from pipeline.ml.gate import ALL_METRICS, GATE_OPTIONS, METRICS
 from pipeline.storage import default_cache_dir, is_s3, open_store
 
 DEFAULT_DATASET = "digits"
 DEFAULT_MODEL = "logreg"
+# The model name of a dataset's deployment when its `models` names several candidates: the best
+# of them by cross-validation. Reserved: no [models.best].
+SELECTED = "best"
+DEFAULT_CV_FOLDS = 5
 PROBLEMS = ("classification", "regression", "clustering")
 COLUMN_TYPES = ("numeric", "integer", "string", "boolean")
 # Names become folder names under data_dir: no separators, no dots, nothing that climbs out.
@@ -122,9 +127,10 @@ _SPLIT = {"test_size": _NUMBER, "seed": int, "stratify": bool}
 _CHECKS = {"min_rows": int, "columns": {"*": str}, "max_null_fraction": (float, int, dict),
            "ranges": {"*": {"min": _NUMBER, "max": _NUMBER}}}
 _DATASET = {"source": str, "target": str, "problem": str, "sep": str, "na_values": list, "description": str,
-            "ready_marker": str, "split": _SPLIT, "checks": _CHECKS}
+            "ready_marker": str, "split": _SPLIT, "checks": _CHECKS, "roles": {"*": str}, "encoding": {"*": str},
+            "models": list}
 _MODEL = {"estimator": str, "params": dict, "fit_on": str, "scale": bool, "description": str,
-          "grid": {"*": list}, "cv_folds": int}
+          "grid": {"*": list}, "cv_folds": int, "inductive": {"estimator": str, "params": dict}}
 _GATE = {"tolerance": _NUMBER, "compare": str, "*": {"min": _NUMBER, "max": _NUMBER}}
 _TOP = {"datasets": {"*": _DATASET}, "models": {"*": _MODEL}, "gates": {"*": _GATE}}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
@@ -179,8 +185,13 @@ def _validate(doc: dict, file: str) -> dict:
                                   f"expected a fraction between 0 and 1, got {limit!r}")
         for column, bounds in spec.get("checks", {}).get("ranges", {}).items():
             _check_bounds(bounds, f"{where}.checks.ranges.{column}")
+        _check_columns(spec, where)
+        _check_candidates(spec, doc.get("models", {}), where)
     for name, spec in doc.get("models", {}).items():
         check_name("model", name)
+        if name == SELECTED:
+            raise ConfigError(f"{file}: models.{name}: the name {SELECTED!r} is reserved for the best of a dataset's "
+                              "`models`; pick another")
         if "estimator" not in spec:
             raise ConfigError(f"{file}: models.{name}: 'estimator' is required")
         if spec.get("fit_on", "train") not in ("train", "all"):
@@ -196,6 +207,44 @@ def _validate(doc: dict, file: str) -> dict:
     for name, gate in doc.get("gates", {}).items():
         _check_gate(gate, f"{file}: gates.{name}")
     return doc
+
+
+def _check_columns(spec: dict, where: str) -> None:
+    for key, allowed in (("roles", ROLES), ("encoding", ENCODINGS)):
+        for column, value in spec.get(key, {}).items():
+            if value not in allowed:
+                raise ConfigError(f"{where}.{key}.{column}: expected one of {', '.join(allowed)}, got {value!r}")
+    for column in spec.get("encoding", {}):
+        if spec.get("roles", {}).get(column, "categorical") != "categorical":
+            raise ConfigError(f"{where}.encoding.{column}: the column is declared {spec['roles'][column]}; only "
+                              "categorical columns are encoded")
+    if spec.get("target") in spec.get("roles", {}):
+        raise ConfigError(f"{where}.roles.{spec['target']}: the target column cannot have a role")
+
+
+def _check_candidates(spec: dict, models: dict, where: str) -> None:
+    """A dataset's `models`: known, distinct, and comparable by cross-validation when there are several."""
+    names = spec.get("models")
+    if names is None:
+        return
+    if not names or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        raise ConfigError(f"{where}.models: expected a list of distinct model names, got {names!r}")
+    for name in names:
+        if name not in models:
+            raise ConfigError(f"{where}.models: no model named {name!r} (known: {', '.join(sorted(models)) or 'none'})")
+    if len(names) == 1:
+        return
+    if spec.get("problem") == "clustering":
+        raise ConfigError(f"{where}.models: choosing among models by cross-validation needs a classification or "
+                          "regression dataset; name one clustering model")
+    for name in names:
+        if models[name].get("fit_on") == "all":
+            raise ConfigError(f"{where}.models: {name} has fit_on = \"all\"; candidates are compared by "
+                              "cross-validation on the training split")
+    folds = {models[n].get("cv_folds", DEFAULT_CV_FOLDS) for n in names}
+    if len(folds) > 1:
+        raise ConfigError(f"{where}.models: the candidates' cv_folds differ ({sorted(folds)}); they are compared on "
+                          "the same folds")
 
 
 def _check_gate(gate: dict, where: str) -> None:
@@ -246,7 +295,33 @@ def dataset_spec(name: str) -> dict:
     spec["split"] = {**SPLIT_DEFAULTS, **spec.get("split", {})}
     spec.setdefault("checks", {})
     spec.setdefault("target", None)
+    for key in ("roles", "encoding"):  # absent and empty shape the same outputs
+        if not spec.get(key):
+            spec.pop(key, None)
     return spec
+
+
+def default_model(dataset: str) -> str:
+    """The model a dataset is deployed with when no --model is given: its one `models` entry, the
+    best of several (SELECTED), or DEFAULT_MODEL for a dataset that names none."""
+    names = dataset_spec(dataset).get("models") or [DEFAULT_MODEL]
+    return names[0] if len(names) == 1 else SELECTED
+
+
+def deployments() -> list[str]:
+    """The datasets that name their `models`: what TrainValidateDeployAll runs."""
+    return [name for name, spec in load_config().get("datasets", {}).items() if spec.get("models")]
+
+
+def selection_spec(dataset: str) -> dict:
+    """The spec of a dataset's SELECTED model: every candidate's spec, compared on the training split."""
+    names = dataset_spec(dataset).get("models") or []
+    if len(names) < 2:
+        raise ConfigError(f"{pipeline().config}: datasets.{dataset}.models names {len(names)} model(s); "
+                          f"--model {SELECTED} chooses among two or more")
+    candidates = {name: model_spec(name) for name in names}
+    folds = next(iter(candidates.values())).get("cv_folds", DEFAULT_CV_FOLDS)
+    return {"select": candidates, "fit_on": "train", "cv_folds": folds, "params": {}}
 
 
 def model_spec(name: str) -> dict:

@@ -1,6 +1,8 @@
 """Sample data for end-to-end tests: an ordinary churn table, written to CSV or Parquet by the test."""
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
 
 
 def customers(n=400, seed=0) -> pd.DataFrame:
@@ -29,3 +31,24 @@ checks = {{ min_rows = 100, columns = {{ tenure = "numeric", plan = "string" }},
 [gates.customers]
 accuracy = {{ min = 0.7 }}
 """
+
+
+
+class NoisyClassifier(ClassifierMixin, BaseEstimator):
+    """Logistic regression whose predict replaces a `noise` share of its answers at random,
+    differently on every call: a model that passes the gate and then fails its smoke test."""
+
+    def __init__(self, noise=0.0):
+        self.noise = noise
+
+    def fit(self, X, y):
+        self.model_ = LogisticRegression(max_iter=2000).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        predicted = self.model_.predict(X)
+        rng = np.random.default_rng()
+        replaced = rng.random(len(predicted)) < self.noise
+        predicted[replaced] = rng.choice(self.classes_, int(replaced.sum()))
+        return predicted

@@ -19,7 +19,7 @@ from pipeline.__main__ import main
 pytestmark = pytest.mark.e2e
 
 TABLE_HEADER = "dataset  model   version  status      date        metric"
-V1_ROW = "digits   logreg  v0001    production  2026-01-01  accuracy=0.9778"
+V1_ROW = "digits   logreg  v0001    production  2026-01-01  balanced_accuracy=0.9777"
 NAME_RULE = "use letters, digits, '_' and '-' (no path separators, dots or '..')"
 TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"
 
@@ -71,7 +71,7 @@ def test_list_json_has_status_production_and_numeric_metrics(deployed):
         "dataset": "digits", "model": "logreg", "version": "v0001", "status": "production", "production": True,
         "date": "2026-01-01", "kind": "classification"}
     assert re.fullmatch(TIMESTAMP, row["registered_at"])
-    assert set(row["metrics"]) == {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "n_samples"}
+    assert set(row["metrics"]) == {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc"}  # not n_samples
     assert row["metrics"]["accuracy"] == pytest.approx(0.9778, abs=5e-5)
 
 
@@ -79,7 +79,7 @@ def test_list_and_report_narrow_to_a_dataset_or_model(deployed):
     ws = deployed()
     run = ws.run("TrainValidateDeploy", "--dataset=iris", "--date=2026-01-01")
     assert run.returncode == 0, run.output
-    iris_row = "iris     logreg  v0001    production  2026-01-01  accuracy=0.9211"
+    iris_row = "iris     logreg  v0001    production  2026-01-01  balanced_accuracy=0.9231"
 
     def listed(*filters):
         proc = ws.main("registry", "list", *filters)
@@ -120,11 +120,14 @@ def test_show_prints_the_production_card_and_its_history(deployed):
         "estimator": "sklearn.linear_model.LogisticRegression {'C': 1.0, 'max_iter': 2000}"}
     assert re.fullmatch(r"sklearn:digits rows=1797 fingerprint=[0-9a-f]{12}", fields["data"])
     assert re.fullmatch(TIMESTAMP, fields["registered_at"])
-    assert lines[10:16] == ["  metrics", "    accuracy          0.9778", "    balanced_accuracy 0.9777",
-                            "    f1_macro          0.9776", "    roc_auc           0.9991", "  history"]
+    assert lines[10:16] == ["  metrics             baseline", "    accuracy          0.9778    0.1022",
+                            "    balanced_accuracy 0.9777    0.1000", "    f1_macro          0.9776    0.0185",
+                            "    roc_auc           0.9991    0.5000", "  history"]
     assert [re.sub(TIMESTAMP, "<at>", line).rstrip() for line in lines[16:]] == [
         "    <at>  registered",
-        "    <at>  promoted    accuracy 0.9778 >= 0.95"]
+        "    <at>  promoted    accuracy 0.9778 >= 0.95; balanced_accuracy 0.9777 vs baseline 0.1000 "
+        "(DummyClassifier(strategy='prior')): better; no production model yet: tolerance 0.01 on balanced_accuracy "
+        "applies from the next candidate on"]
     assert show_lines(ws, "v0001") == lines  # the version named, the same card
 
 
@@ -145,13 +148,13 @@ def test_rollback_makes_the_previous_version_live_and_records_why(deployed):
     ws = deployed()
     second_version(ws)
     assert ws.main("registry", "list").stdout.splitlines()[1:] == [
-        "digits   logreg  v0001    retired     2026-01-01  accuracy=0.9778",
-        "digits   logreg  v0002    production  2026-01-02  accuracy=0.9800"]
+        "digits   logreg  v0001    retired     2026-01-01  balanced_accuracy=0.9777",
+        "digits   logreg  v0002    production  2026-01-02  balanced_accuracy=0.9799"]
 
     proc = ws.main("registry", "rollback", "--reason", "bad predictions in the field")
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "digits/logreg: rolled back from v0002 to v0001\n", "")
     assert ws.main("registry", "list").stdout.splitlines()[1:] == [
-        V1_ROW, "digits   logreg  v0002    retired     2026-01-02  accuracy=0.9800"]
+        V1_ROW, "digits   logreg  v0002    retired     2026-01-02  balanced_accuracy=0.9799"]
     lines = show_lines(ws)
     assert lines[0] == "digits/logreg v0001 (production)"
     assert re.fullmatch(rf"    {TIMESTAMP}  rolled_back bad predictions in the field", lines[-1])
@@ -308,7 +311,7 @@ HELP = [
     (["registry", "list"], ["every registered version and its status", "--dataset DATASET dataset name (default: all)",
                             "--model MODEL model name (default: all)", "--json machine-readable output"]),
     (["registry", "show"], ["a version's card and history (default: production)", "[version]",
-                            "(default: digits)", "(default: logreg)"]),
+                            "(default: digits)", "(default: the dataset's deployment"]),
     (["registry", "promote"], ["make a registered version the production model", "--reason REASON", "version"]),
     (["registry", "rollback"], ["make the previous production version (or --to VERSION) live again",
                                 "--to VERSION", "--reason REASON"]),

@@ -255,3 +255,193 @@ def test_null_fraction_must_be_a_fraction(use_config):
 def test_description_is_not_part_of_a_spec(use_config):
     use_config(GOOD.replace("[models.logreg]", '[models.logreg]\ndescription = "the baseline"'))
     assert "description" not in model_spec("logreg")
+
+
+# ---------------------------------------------------------------- roles and encoding
+
+def test_roles_and_encoding_are_read_into_the_dataset_spec(use_config):
+    use_config(CHURN + """
+        roles = { customer = "id", plan = "categorical", tenure = "numeric", signup = "date", note = "drop" }
+        encoding = { plan = "target", region = "ordinal" }
+    """)
+    spec = dataset_spec("churn")
+    assert spec["roles"] == {"customer": "id", "plan": "categorical", "tenure": "numeric", "signup": "date",
+                             "note": "drop"}
+    assert spec["encoding"] == {"plan": "target", "region": "ordinal"}  # a column without a role is categorical
+
+
+def test_empty_roles_and_encoding_are_left_out_of_the_spec(use_config):
+    use_config(CHURN + """
+        roles = {}
+        encoding = {}
+    """)
+    spec = dataset_spec("churn")
+    assert "roles" not in spec and "encoding" not in spec
+
+
+@pytest.mark.parametrize("line, message", [
+    ('roles = { plan = "text" }',
+     r"datasets\.churn\.roles\.plan: expected one of drop, id, categorical, numeric, date, got 'text'"),
+    ('encoding = { plan = "hash" }',
+     r"datasets\.churn\.encoding\.plan: expected one of onehot, target, ordinal, got 'hash'"),
+    ("roles = { plan = 3 }", r"datasets\.churn\.roles\.plan: expected a string, got 3"),
+])
+def test_role_and_encoding_values_are_checked_naming_the_key(use_config, line, message):
+    path = use_config(CHURN + line + "\n")
+    with pytest.raises(ConfigError, match=message) as refused:
+        load_config()
+    assert str(refused.value).startswith(f"{path}: datasets.churn.")
+
+
+@pytest.mark.parametrize("role", ["numeric", "date", "id", "drop"])
+def test_encoding_a_column_that_is_not_categorical_is_refused(use_config, role):
+    use_config(CHURN + f"""
+        roles = {{ tenure = "{role}" }}
+        encoding = {{ tenure = "onehot" }}
+    """)
+    with pytest.raises(ConfigError, match=rf"datasets\.churn\.encoding\.tenure: the column is declared {role}; "
+                                          "only categorical columns are encoded"):
+        load_config()
+
+
+def test_a_role_on_the_target_is_refused(use_config):
+    use_config(CHURN + """
+        roles = { churned = "categorical" }
+    """)
+    with pytest.raises(ConfigError, match=r"datasets\.churn\.roles\.churned: the target column cannot have a role"):
+        load_config()
+
+
+# ---------------------------------------------------------------- a dataset's candidate models
+
+MODELS = """
+[models.logreg]
+estimator = "sklearn.linear_model.LogisticRegression"
+
+[models.forest]
+estimator = "sklearn.ensemble.RandomForestClassifier"
+grid = { max_depth = [2, 4] }
+
+[models.tree]
+estimator = "sklearn.tree.DecisionTreeClassifier"
+cv_folds = 5
+"""
+
+
+def with_models(models: str, dataset: str = CHURN, extra: str = "") -> str:
+    return textwrap.dedent(dataset) + f"models = {models}\n" + extra + MODELS
+
+
+@pytest.mark.parametrize("models, message", [
+    ('["logreg", "svm"]', r"datasets\.churn\.models: no model named 'svm' \(known: forest, logreg, tree\)"),
+    ('["logreg", "logreg"]', r"datasets\.churn\.models: expected a list of distinct model names, "
+                             r"got \['logreg', 'logreg'\]"),
+    ("[]", r"datasets\.churn\.models: expected a list of distinct model names, got \[\]"),
+    ('["logreg", 3]', r"datasets\.churn\.models: expected a list of distinct model names, got \['logreg', 3\]"),
+    ('"logreg"', r"datasets\.churn\.models: expected a list, got 'logreg'"),
+])
+def test_a_datasets_models_must_name_distinct_known_models(use_config, models, message):
+    use_config(with_models(models))
+    with pytest.raises(ConfigError, match=message):
+        load_config()
+
+
+def test_several_models_on_a_clustering_dataset_are_refused(use_config):
+    use_config(with_models('["logreg", "tree"]', dataset="""
+        [datasets.shapes]
+        source = "shapes.csv"
+        problem = "clustering"
+    """))
+    with pytest.raises(ConfigError, match=r"datasets\.shapes\.models: choosing among models by cross-validation "
+                                          "needs a classification or regression dataset; name one clustering model"):
+        load_config()
+
+
+def test_one_model_on_a_clustering_dataset_is_fine(use_config):
+    use_config(with_models('["logreg"]', dataset="""
+        [datasets.shapes]
+        source = "shapes.csv"
+        problem = "clustering"
+    """))
+    assert dataset_spec("shapes")["models"] == ["logreg"]
+
+
+def test_a_candidate_fitted_on_all_rows_is_refused(use_config):
+    use_config(with_models('["logreg", "all_rows"]', extra="""
+[models.all_rows]
+estimator = "sklearn.linear_model.LogisticRegression"
+fit_on = "all"
+"""))
+    with pytest.raises(ConfigError, match=r"datasets\.churn\.models: all_rows has fit_on = \"all\"; candidates are "
+                                          "compared by cross-validation on the training split"):
+        load_config()
+
+
+def test_candidates_with_differing_cv_folds_are_refused(use_config):
+    use_config(with_models('["logreg", "tree", "three_fold"]', extra="""
+[models.three_fold]
+estimator = "sklearn.linear_model.LogisticRegression"
+cv_folds = 3
+"""))
+    with pytest.raises(ConfigError, match=r"datasets\.churn\.models: the candidates' cv_folds differ \(\[3, 5\]\); "
+                                          "they are compared on the same folds"):
+        load_config()
+
+
+def test_a_model_named_best_is_refused(use_config):
+    path = use_config(GOOD + """
+[models.best]
+estimator = "sklearn.linear_model.LogisticRegression"
+""")
+    with pytest.raises(ConfigError) as refused:
+        load_config()
+    assert str(refused.value) == (f"{path}: models.best: the name 'best' is reserved for the best of a dataset's "
+                                  "`models`; pick another")
+
+
+def test_default_model_is_logreg_the_one_model_or_the_best_of_several(use_config):
+    use_config(GOOD + """
+[datasets.one]
+source = "one.csv"
+target = "y"
+problem = "classification"
+models = ["forest"]
+
+[datasets.several]
+source = "several.csv"
+target = "y"
+problem = "classification"
+models = ["logreg", "forest", "tree"]
+""" + MODELS.replace("[models.logreg]\nestimator = \"sklearn.linear_model.LogisticRegression\"\n", ""))
+    assert settings.default_model("churn") == "logreg"
+    assert settings.default_model("one") == "forest"
+    assert settings.default_model("several") == "best"
+    assert settings.deployments() == ["one", "several"]  # the datasets that name their models, in config order
+
+
+def test_deployments_is_empty_when_no_dataset_names_its_models(use_config):
+    use_config(GOOD)
+    assert settings.deployments() == []
+
+
+def test_selection_spec_holds_every_candidates_spec_and_their_folds(use_config):
+    use_config(with_models('["logreg", "forest"]'))
+    spec = settings.selection_spec("churn")
+    assert spec == {
+        "select": {
+            "logreg": {"estimator": "sklearn.linear_model.LogisticRegression", "params": {}, "fit_on": "train"},
+            "forest": {"estimator": "sklearn.ensemble.RandomForestClassifier", "grid": {"max_depth": [2, 4]},
+                       "params": {}, "fit_on": "train", "cv_folds": 5},
+        },
+        "fit_on": "train", "cv_folds": 5, "params": {},
+    }
+    assert list(spec["select"]) == ["logreg", "forest"]  # in the dataset's order: ties go to the first
+
+
+@pytest.mark.parametrize("models, count", [(None, 0), ('["logreg"]', 1)])
+def test_selection_spec_needs_two_or_more_models(use_config, models, count):
+    path = use_config(textwrap.dedent(CHURN) + MODELS if models is None else with_models(models))
+    with pytest.raises(ConfigError) as refused:
+        settings.selection_spec("churn")
+    assert str(refused.value) == (f"{path}: datasets.churn.models names {count} model(s); --model best chooses "
+                                  "among two or more")

@@ -43,14 +43,21 @@ def duplicate_columns(columns) -> list[str]:
     return dups
 
 
-def drop_missing_target(frame: pd.DataFrame, target: str | None) -> pd.DataFrame:
+def drop_missing_target(frame: pd.DataFrame, target: str | None, problem: str | None = None) -> pd.DataFrame:
     """Rows whose target is missing cannot be learned from; ValidateData counts them.
 
     The index (each row's position in the snapshot) is kept, so splits can be traced back.
+    Integer class labels that a gap turned into floats (1 -> 1.0) are integers again.
     """
     if not target or target not in frame.columns:
         return frame
-    return frame[frame[target].notna()]
+    kept = frame[frame[target].notna()]
+    labels = kept[target]
+    if problem == "classification" and pd.api.types.is_float_dtype(labels) and len(labels):
+        values = labels.to_numpy()
+        if bool(np.isfinite(values).all() and (np.abs(values) < 2 ** 53).all() and (values == np.floor(values)).all()):
+            kept = kept.assign(**{target: labels.astype("int64")})
+    return kept
 
 
 def _column_summary(series: pd.Series) -> dict:
@@ -92,10 +99,16 @@ def _examples(series: pd.Series, mask: pd.Series, n: int = 3) -> str:
     return ", ".join(repr(v) for v in series[mask].head(n).tolist())
 
 
-def validate_frame(frame: pd.DataFrame, *, target: str | None, problem: str, checks: dict) -> dict:
-    """Check a frame against the always-on rules and the declared `checks`.
+# A class is a strong minority below this share of the rows and below half of an even share.
+MINORITY_SHARE = 0.10
 
-    Returns a report; `report["violations"]` lists what failed as {column, rule, detail}.
+
+def validate_frame(frame: pd.DataFrame, *, target: str | None, problem: str, checks: dict,
+                   roles: dict | None = None) -> dict:
+    """Check a frame against the always-on rules, the declared column `roles` and `checks`.
+
+    Returns a report; `report["violations"]` lists what failed as {column, rule, detail}, and
+    `report["warnings"]` what passed but deserves a look (a strong class imbalance).
     """
     violations: list[dict] = []
 
@@ -116,12 +129,13 @@ def validate_frame(frame: pd.DataFrame, *, target: str | None, problem: str, che
         else:
             missing_target = int(frame[target].isna().sum())
 
-    usable = drop_missing_target(frame, target) if not violations else frame
+    usable = drop_missing_target(frame, target, problem) if not violations else frame
     if not violations and len(usable) == 0:
         fail(target, "not_empty", "every row has a missing target")
 
     if not violations:
         _check_values(usable, target, problem, checks, fail)
+        _check_roles(usable, target, roles or {}, fail)
 
     report = {
         "rows": int(len(frame)),
@@ -135,12 +149,49 @@ def validate_frame(frame: pd.DataFrame, *, target: str | None, problem: str, che
         "column_summary": {} if duplicate_columns(frame.columns) else
         {str(c): _column_summary(frame[c]) for c in frame.columns},
         "violations": violations,
+        "warnings": [],
         "passed": not violations,
     }
     if target and target in frame.columns and problem == "classification" and not violations:
         counts = usable[target].value_counts()
         report["class_counts"] = {str(k): int(v) for k, v in counts.items()}
+        report["warnings"] += class_imbalance(counts)
     return report
+
+
+def class_imbalance(counts: pd.Series) -> list[str]:
+    """A warning when the rarest class is a strong minority: accuracy then rewards ignoring it."""
+    share = counts / counts.sum()
+    rarest, common = share.idxmin(), share.idxmax()
+    if share[rarest] >= min(MINORITY_SHARE, 0.5 / len(counts)):
+        return []
+    return [f"class imbalance: class {plain(rarest)!r} is {share[rarest]:.1%} of {int(counts.sum())} rows "
+            f"({plain(common)!r}: {share[common]:.1%}); always predicting {plain(common)!r} scores accuracy "
+            f"{share[common]:.3f}, so compare on balanced_accuracy or roc_auc, not accuracy (and consider "
+            'class_weight = "balanced" in the model\'s params)']
+
+
+def _check_roles(frame, target, roles, fail):
+    from pipeline.ml.features import as_timestamps
+
+    for column, role in roles.items():
+        if column not in frame.columns:
+            fail(column, "role", f"declared {role} column is missing (columns: {name_list(frame.columns)})")
+            continue
+        if column == target:
+            fail(column, "role", f"the target cannot also be declared {role}")
+            continue
+        series = frame[column]
+        if role == "numeric" and not (_type_ok(series, "numeric") or pd.api.types.is_bool_dtype(series)):
+            bad = pd.to_numeric(series, errors="coerce").isna() & series.notna()
+            if bad.any():
+                fail(column, "role", f"declared numeric, but {int(bad.sum())} value(s) are not numbers "
+                     f"(e.g. {_examples(series, bad)})")
+        elif role == "date":
+            bad = as_timestamps(series).isna() & series.notna()
+            if bad.any():
+                fail(column, "role", f"declared date, but {int(bad.sum())} value(s) are not dates "
+                     f"(e.g. {_examples(series, pd.Series(bad.to_numpy(), index=series.index))})")
 
 
 def _check_values(frame, target, problem, checks, fail):
@@ -251,8 +302,10 @@ def split_frame(frame: pd.DataFrame, *, target: str | None, problem: str, test_s
     return train, test
 
 
-def xy(frame: pd.DataFrame, target: str | None) -> tuple[pd.DataFrame, pd.Series | None]:
-    """Features and target; the target is None for unlabelled clustering data."""
-    if target and target in frame.columns:
-        return frame.drop(columns=[target]), frame[target]
-    return frame, None
+def xy(frame: pd.DataFrame, target: str | None, roles: dict | None = None) -> tuple[pd.DataFrame, pd.Series | None]:
+    """Features (without the `drop` and `id` role columns) and target; the target is None for
+    unlabelled clustering data."""
+    from pipeline.ml.features import feature_columns
+
+    X = frame[feature_columns(frame.columns, target, roles)]
+    return X, (frame[target] if target and target in frame.columns else None)

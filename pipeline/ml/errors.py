@@ -10,4 +10,9 @@ class DataError(MLError):
 
 
 class ModelSpecError(MLError):
-    """A model spec names an estimator or parameters that cannot be used."""
+    """A model spec names an estimator or parameters that cannot be used. `key`: where in the spec
+    (such as "params.regressor.estimator"), for the config error that names it."""
+
+    def __init__(self, message: str, key: str = "estimator"):
+        super().__init__(message)
+        self.key = key

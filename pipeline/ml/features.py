@@ -1,53 +1,295 @@
-"""The preprocessing step of every model, built from the columns of the training frame."""
+"""The preprocessing step of every model: what each column is, and how it is encoded.
+
+A column's kind comes from the dataset's `roles` when declared, else from its values:
+
+  numeric      numbers (not booleans)                    -> median-imputed, scaled for non-tree models
+  date         a timestamp or date type, or text whose   -> year, month, day, dayofweek, dayofyear
+               every value is an ISO date (2024-05-31)      (and hour when any value has a time)
+  categorical  text, booleans, anything else             -> by the rule below, or `encoding` per column
+
+The categorical rule, counted on the training rows:
+  tree models (forests, gradient boosting, trees)  -> ordinal codes; HistGradientBoosting gets them as
+                                                      native categories (up to 255, else target encoding)
+  other models, up to ONEHOT_MAX categories        -> one-hot
+  other models, more categories                    -> TargetEncoder (cross-fitted: no target leak);
+                                                      without a target (clustering), one-hot of the
+                                                      ONEHOT_MAX - 1 most frequent plus "infrequent"
+The plan (`encoding_plan`) says what was chosen for each column and how many categories were
+folded; the model card and the run report show it.
+"""
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
 
-# One-hot columns beyond this many categories are folded into one "infrequent" column, so an
-# id-like text column cannot blow the feature matrix up.
-MAX_CATEGORIES = 30
+from pipeline.ml.columns import ENCODINGS, ROLES  # noqa: F401  (re-exported: the config's names)
 
-
-def split_columns(X: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """(numeric, categorical) column names; booleans and text count as categorical."""
-    numeric, categorical = [], []
-    for name, dtype in X.dtypes.items():
-        is_number = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-        (numeric if is_number else categorical).append(name)
-    return numeric, categorical
+KINDS = ("numeric", "categorical", "date")
+ONEHOT_MAX = 30
+NATIVE_MAX = 255  # HistGradientBoosting's categories must fit its max_bins (255)
+DATE_PARTS = ("year", "month", "day", "dayofweek", "dayofyear")
+PERIODIC_PARTS = ("month", "dayofweek", "hour")  # one-hot for linear models
+_ATTRIBUTE = {"dayofweek": "day_of_week", "dayofyear": "day_of_year"}  # pandas' names for the parts
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
 
 
-def build_preprocessor(X: pd.DataFrame, *, scale: bool = True) -> ColumnTransformer:
-    """Impute, one-hot encode and (optionally) scale, fitted later on the training rows only."""
-    numeric, categorical = split_columns(X)
-    numeric_steps = [("impute", SimpleImputer(strategy="median"))]
+def feature_columns(columns, target: str | None, roles: dict | None = None) -> list[str]:
+    """The columns a model learns from: all but the target and the `drop` and `id` roles."""
+    left_out = {name for name, role in (roles or {}).items() if role in ("drop", "id")} | {target}
+    return [name for name in columns if name not in left_out]
+
+
+def column_kind(series: pd.Series, role: str | None = None) -> str:
+    """numeric, categorical or date: the declared role, else what the values are."""
+    if role in KINDS:
+        return role
+    if is_date(series):
+        return "date"
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return "numeric"
+    return "categorical"
+
+
+def is_date(series: pd.Series) -> bool:
+    """A timestamp or date type, date objects (Parquet date32), or text that is all ISO dates."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return True
+    if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+        return False
+    values = series.dropna()
+    if values.empty:
+        return False
+    import datetime as dt
+
+    if all(isinstance(v, dt.date) for v in values.head(100)):
+        return bool(values.map(lambda v: isinstance(v, dt.date)).all())
+    text = values.astype(str)
+    return bool(text.head(100).str.fullmatch(ISO_DATE).all() and text.str.fullmatch(ISO_DATE).all())
+
+
+def column_kinds(X: pd.DataFrame, roles: dict | None = None) -> dict[str, str]:
+    roles = roles or {}
+    return {str(name): column_kind(X[name], roles.get(name)) for name in X.columns}
+
+
+def encoding_plan(X: pd.DataFrame, *, roles: dict | None = None, overrides: dict | None = None,
+                  learner: str = "linear", supervised: bool = True, scale: bool = True) -> dict[str, dict]:
+    """How each feature column of the training rows `X` is encoded, and why.
+
+    learner: "linear" (anything that is not a tree), "tree", or "native" (HistGradientBoosting).
+    """
+    from pipeline.ml.errors import ModelSpecError
+
+    overrides = overrides or {}
+    plan = {}
+    roles = roles or {}
+    for name in X.columns:
+        kind = column_kind(X[name], roles.get(name))
+        if kind == "numeric":
+            plan[name] = {"kind": kind, "encoding": "scaled" if scale else "as is"}
+        elif kind == "date":
+            parts = date_parts(X[name])
+            plan[name] = {"kind": kind, "encoding": "date parts", "parts": parts}
+            if learner == "linear":
+                plan[name]["onehot_parts"] = [part for part in parts if part in PERIODIC_PARTS]
+        else:
+            categories = int(categories_of(X[name]).nunique())
+            encoding, chosen_by = overrides.get(name), "config"
+            if encoding is None:
+                encoding, chosen_by = _rule(categories, learner, supervised), "rule"
+            if encoding == "target" and not supervised:
+                raise ModelSpecError(f"encoding.{name} = \"target\" needs a target; a clustering model has none")
+            entry = {"kind": kind, "encoding": encoding, "categories": categories, "chosen_by": chosen_by}
+            if encoding == "onehot" and chosen_by == "rule" and categories > ONEHOT_MAX:
+                entry["folded"] = categories - (ONEHOT_MAX - 1)  # into one "infrequent" column
+            if encoding == "ordinal" and learner == "native":
+                entry["native"] = True
+            plan[name] = entry
+    return plan
+
+
+def _rule(categories: int, learner: str, supervised: bool) -> str:
+    if learner == "tree" or (learner == "native" and (categories <= NATIVE_MAX or not supervised)):
+        return "ordinal"
+    if categories <= ONEHOT_MAX or not supervised:
+        return "onehot"
+    return "target"
+
+
+def date_parts(series: pd.Series) -> list[str]:
+    """The parts a date column becomes: the hour too when some value has a time of day."""
+    stamps = as_timestamps(series).dropna()
+    has_time = bool(len(stamps)) and bool((stamps.dt.hour != 0).any() or (stamps.dt.minute != 0).any())
+    return [*DATE_PARTS, *(("hour",) if has_time else ())]
+
+
+def as_timestamps(series: pd.Series) -> pd.Series:
+    """Timestamps (naive, in UTC) of a date column: a timestamp type, date objects or date text."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        stamps = series
+    else:
+        stamps = _parse_dates(series.astype(object).where(series.notna(), None), int(series.isna().sum()))
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    return stamps
+
+
+def _parse_dates(values: pd.Series, missing: int) -> pd.Series:
+    """ISO dates, else one format for the whole column (inferred month-first, then day-first:
+    "31/05/2024" and "01/12/2022" are both day-first), else each value on its own."""
+    import warnings
+
+    best = None
+    for how in ({"format": "ISO8601"}, {"dayfirst": False}, {"dayfirst": True}, {"format": "mixed"}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "could not infer format": the next way is tried
+            stamps = pd.to_datetime(values, errors="coerce", utc=True, **how)
+        if stamps.isna().sum() == missing:
+            return stamps
+        best = stamps if best is None or stamps.isna().sum() < best.isna().sum() else best
+    return best
+
+
+def categories_of(series: pd.Series) -> pd.Series:
+    """A categorical column as text (missing stays missing): 3, 3.0 and "3" are one category."""
+    present = series.notna()
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_integer_dtype(series):
+        text = series.astype(object).map(_category, na_action="ignore")
+    elif pd.api.types.is_float_dtype(series):
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        integral = np.isfinite(values) & (values == np.floor(values))
+        text = pd.Series(np.where(integral, np.nan_to_num(values).astype("int64").astype(str), values.astype(str)),
+                         index=series.index, dtype=object)
+    elif pd.api.types.is_string_dtype(series) and not pd.api.types.is_object_dtype(series):
+        text = series.astype(object)
+    else:
+        text = series.astype(object).map(_category, na_action="ignore")
+    return text.where(present, np.nan)
+
+
+def _category(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating)) and float(value).is_integer()):
+        return str(int(value))
+    return str(value)
+
+
+def as_categories(X):
+    return pd.DataFrame(X).apply(categories_of).astype(object)
+
+
+def as_numbers(X):
+    """Numeric-role columns as floats: booleans become 0/1, numeric text its numbers."""
+    frame = pd.DataFrame(X)
+    return frame.apply(lambda s: pd.to_numeric(s.astype("float64") if pd.api.types.is_bool_dtype(s) else s,
+                                               errors="coerce")).astype("float64")
+
+
+class DateParts(TransformerMixin, BaseEstimator):
+    """Date columns -> numeric parts (NaN where a date is missing or does not parse)."""
+
+    def __init__(self, parts=None):
+        self.parts = parts
+
+    def fit(self, X, y=None):
+        frame = pd.DataFrame(X)
+        self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
+        self.n_features_in_ = frame.shape[1]
+        return self
+
+    def transform(self, X):
+        frame = pd.DataFrame(X)
+        columns = []
+        for (name, parts) in zip(frame.columns, self.parts):
+            stamps = as_timestamps(frame[name])
+            for part in parts:
+                columns.append(getattr(stamps.dt, _ATTRIBUTE.get(part, part)).astype("float64")
+                               .to_numpy(na_value=np.nan))
+        return np.column_stack(columns) if columns else np.empty((len(frame), 0))
+
+    def get_feature_names_out(self, input_features=None):
+        names = self.feature_names_in_ if input_features is None else input_features
+        return np.asarray([f"{name}_{part}" for name, parts in zip(names, self.parts) for part in parts], dtype=object)
+
+
+def build_preprocessor(plan: dict[str, dict], *, learner: str = "linear", scale: bool = True, seed: int = 0,
+                       kind: str = "regression") -> ColumnTransformer:
+    """The ColumnTransformer a plan describes; natively categorical (ordinal) columns come first.
+
+    Target encoding cross-fits on 5 shuffled folds (stratified for classification), seeded; a
+    regression target is encoded as continuous even when its values are integers (scores 1-5).
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    by = {}
+    for name, entry in plan.items():
+        key = entry["kind"] if entry["kind"] != "categorical" else entry["encoding"]
+        by.setdefault("onehot_folded" if entry.get("folded") else key, []).append(name)
+    missing = np.nan if learner == "native" else -1  # HistGradientBoosting reads NaN as missing
+    to_text = ("text", FunctionTransformer(as_categories, feature_names_out="one-to-one"))
+    splitter = (StratifiedKFold if kind == "classification" else KFold)(5, shuffle=True, random_state=seed)
+    blocks = {
+        "ordinal": [to_text, ("encode", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=missing,
+                                                       encoded_missing_value=missing))],
+        "numeric": [("numbers", FunctionTransformer(as_numbers, feature_names_out="one-to-one")),
+                    ("impute", SimpleImputer(strategy="median"))],
+        "date": [("parts", DateParts([plan[c]["parts"] for c in by.get("date", [])])),
+                 ("impute", SimpleImputer(strategy="median", keep_empty_features=True))],
+        "onehot": [to_text, ("impute", SimpleImputer(strategy="most_frequent")),
+                   ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False))],
+        "onehot_folded": [to_text, ("impute", SimpleImputer(strategy="most_frequent")),
+                          ("encode", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=ONEHOT_MAX,
+                                                   sparse_output=False))],
+        "target": [to_text, ("encode", TargetEncoder(
+            target_type="continuous" if kind == "regression" else "auto", cv=splitter))],
+    }
     if scale:
-        numeric_steps.append(("scale", StandardScaler()))
-    categorical_steps = [
-        ("missing", FunctionTransformer(missing_as_nan, feature_names_out="one-to-one")),
-        ("impute", SimpleImputer(strategy="most_frequent")),
-        ("encode", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_CATEGORIES,
-                                 sparse_output=False)),
-    ]
-    return ColumnTransformer(
-        [("numeric", Pipeline(numeric_steps), numeric),
-         ("categorical", Pipeline(categorical_steps), categorical)],
-        verbose_feature_names_out=False,
-    )
+        for key in ("numeric", "target"):
+            blocks[key].append(("scale", StandardScaler()))
+    if "date" in by:
+        blocks["date"].append(("encode", _date_encoder([plan[c] for c in by["date"]], scale)))
+    order = ("ordinal", "numeric", "date", "onehot", "onehot_folded", "target")
+    return ColumnTransformer([(key, Pipeline(blocks[key]), by[key]) for key in order if key in by],
+                             verbose_feature_names_out=False)
 
 
-def missing_as_nan(X):
-    """Boolean columns with gaps hold None, which the imputer does not see as missing; NaN it is."""
-    X = pd.DataFrame(X).astype(object)
-    return X.where(X.notna(), np.nan)
+def _date_encoder(entries: list[dict], scale: bool):
+    """Date parts as numbers (scaled for linear models), the periodic ones one-hot where the plan says:
+    a linear model cannot learn "weekends differ" from a day of week counted 0 to 6."""
+    positions = [(part, part in entry.get("onehot_parts", ())) for entry in entries for part in entry["parts"]]
+    periodic = [i for i, (_, onehot) in enumerate(positions) if onehot]
+    linear = [i for i, (_, onehot) in enumerate(positions) if not onehot]
+    return ColumnTransformer([("periodic", OneHotEncoder(handle_unknown="ignore", sparse_output=False), periodic),
+                              ("linear", StandardScaler() if scale else "passthrough", linear)],
+                             verbose_feature_names_out=False)
 
 
-def feature_schema(X: pd.DataFrame) -> dict[str, str]:
+def native_categorical(plan: dict[str, dict]) -> list[int]:
+    """Output positions of the natively categorical columns (build_preprocessor puts them first)."""
+    return list(range(sum(1 for entry in plan.values() if entry.get("native"))))
+
+
+def describe_plan(plan: dict[str, dict]) -> str:
+    """One line on how the columns were encoded, naming every column that is not plain numeric."""
+    numeric = [e for e in plan.values() if e["kind"] == "numeric"]
+    parts = [f"{len(numeric)} numeric ({numeric[0]['encoding']})"] if numeric else []
+    for name, entry in plan.items():
+        if entry["kind"] == "date":
+            parts.append(f"{name}: date parts")
+        elif entry["kind"] == "categorical":
+            folded = f", {entry['folded']} folded into 'infrequent'" if entry.get("folded") else ""
+            parts.append(f"{name}: {entry['encoding']} ({entry['categories']} categories{folded})")
+    return "; ".join(parts)
+
+
+def feature_schema(plan: dict[str, dict]) -> dict[str, str]:
     """What a model needs from an input file: each feature column and its kind."""
-    numeric, _ = split_columns(X)
-    return {str(c): ("numeric" if c in numeric else "categorical") for c in X.columns}
+    return {str(name): entry["kind"] for name, entry in plan.items()}

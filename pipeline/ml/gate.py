@@ -8,10 +8,11 @@ from __future__ import annotations
 METRICS = {
     "classification": ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc"),
     "regression": ("rmse", "mae", "r2"),
-    "clustering": ("homogeneity", "completeness", "v_measure", "ari", "ami", "silhouette", "inertia"),
+    "clustering": ("homogeneity", "completeness", "v_measure", "ari", "ami", "silhouette", "inertia", "n_clusters",
+                   "noise_fraction"),
 }
 ALL_METRICS = frozenset(m for names in METRICS.values() for m in names)
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "inertia"})
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "inertia", "noise_fraction"})
 GATE_OPTIONS = ("tolerance", "compare")
 
 
@@ -20,19 +21,28 @@ def higher_is_better(metric: str) -> bool:
 
 
 def primary_metric(metrics: dict) -> str:
-    """What a candidate is compared on by default; unlabelled clusters have no v_measure."""
+    """What a candidate is compared on by default: for classification balanced accuracy, which a
+    model that always predicts the majority class cannot win (it scores 1 / number of classes);
+    unlabelled clusters have no v_measure."""
     kind = metrics["kind"]
     if kind == "clustering":
         return "v_measure" if "v_measure" in metrics else "silhouette"
-    return {"classification": "accuracy", "regression": "rmse"}[kind]
+    return {"classification": "balanced_accuracy", "regression": "rmse"}[kind]
+
+
+def shown_metrics(metrics: dict) -> dict:
+    """The named scalar metrics of a metrics.json (not counts such as n_samples, nor the baseline's)."""
+    return {k: v for k, v in metrics.items() if k in ALL_METRICS and isinstance(v, (int, float))}
 
 
 def decide(candidate: dict, gate: dict, production: dict | None = None,
            production_version: str | None = None, candidate_same_rows: dict | None = None) -> dict:
-    """Apply metric floors/ceilings to `candidate`, then refuse a regression against production.
+    """Apply metric floors/ceilings to `candidate`, require it to beat its trivial baseline, then
+    refuse a regression against production.
 
     `production` and `candidate_same_rows` are both models' metrics on the same rows (the test
-    rows production was not fitted on); without the latter, `candidate` is compared.
+    rows production was not fitted on); without the latter, `candidate` is compared. The
+    baseline rule holds whether a gate is configured or not.
     """
     checks = []
     for metric, bounds in gate.items():
@@ -57,10 +67,18 @@ def decide(candidate: dict, gate: dict, production: dict | None = None,
         # a misspelt `compare` must not quietly switch the comparison off
         checks.append({"rule": f"compare on {metric}", "passed": False,
                        "reason": f"compare metric {metric} is not computed for {candidate.get('kind')} models"})
-    elif production is not None:
-        same_rows = candidate_same_rows or candidate
-        checks.append(_no_regression(metric, same_rows[metric], production.get(metric),
-                                     gate.get("tolerance", 0.0), production_version))
+    else:
+        baseline = candidate.get("baseline") or {}
+        if isinstance(baseline.get(metric), (int, float)):
+            checks.append(_beats_baseline(metric, candidate[metric], baseline[metric], baseline["model"]))
+        if production is not None:
+            same_rows = candidate_same_rows or candidate
+            checks.append(_no_regression(metric, same_rows[metric], production.get(metric),
+                                         gate.get("tolerance", 0.0), production_version))
+        elif "tolerance" in gate:
+            checks.append({"rule": f"{metric} no worse than production by more than {gate['tolerance']}",
+                           "passed": True, "reason": f"no production model yet: tolerance {gate['tolerance']} on "
+                                                     f"{metric} applies from the next candidate on"})
     if not checks:
         checks.append({"rule": "gate configured", "passed": True,
                        "reason": "no gate configured and no production model to compare with: nothing checked"})
@@ -74,6 +92,13 @@ def decide(candidate: dict, gate: dict, production: dict | None = None,
         "production_version": production_version,
         "production_metrics": production,
     }
+
+
+def _beats_baseline(metric, candidate, baseline, model):
+    ok = candidate > baseline if higher_is_better(metric) else candidate < baseline
+    return {"rule": f"{metric} better than the baseline", "passed": ok, "value": candidate, "baseline": baseline,
+            "reason": f"{metric} {candidate:.4f} vs baseline {baseline:.4f} ({model}): "
+                      + ("better" if ok else "not better than a model that ignores the features")}
 
 
 def _no_regression(metric, candidate, production, tolerance, version):
@@ -100,7 +125,8 @@ def comparison_rows(rows, *, production_version: str, production_features, produ
 
     The rows production was not fitted on: when the data grows between dates, rows trade sides
     of the split, and production would otherwise be graded on rows it learned. `rows` is None
-    when production cannot be compared (the note says why), so the gate applies the floors only.
+    when production cannot be compared (the note says why): the gate then applies the floors and the
+    baseline rule only.
     """
     from pipeline.ml.data import name_list, unseen_rows
 
@@ -109,7 +135,7 @@ def comparison_rows(rows, *, production_version: str, production_features, produ
         # the columns changed since production was trained: refusing every candidate from now on
         # would leave the pipeline stuck
         return None, f"production {production_version} needs column(s) today's data lacks ({name_list(missing)}): " \
-                     "floors only"
+                     "floors and baseline only"
     if fit_on == "all":
         return rows, f"compared with production {production_version} on {len(rows)} rows both models were fitted on " \
                      '(fit_on = "all")'

@@ -14,8 +14,12 @@ SILHOUETTE_SAMPLE = 1000
 
 
 def predict_frame(model, X: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Predictions for X (and class probabilities where the model gives them)."""
-    out = pd.DataFrame({"prediction": model.predict(X)}, index=X.index)
+    """Predictions for X (and class probabilities where the model gives them). A clusterer without
+    predict (DBSCAN) gives the labels it found for the rows it was fitted on, which X must be."""
+    from pipeline.ml.models import can_score_new_rows, fitted_labels
+
+    labels = model.predict(X) if can_score_new_rows(model) else fitted_labels(model, X)
+    out = pd.DataFrame({"prediction": labels}, index=X.index)
     if kind == "classification" and hasattr(model, "predict_proba"):
         proba = model.predict_proba(X)
         for i, label in enumerate(model.classes_):
@@ -93,7 +97,30 @@ def clustering_metrics(labels_true, labels_pred, features, estimator=None, rando
             features, labels_pred, metric="euclidean", sample_size=sample, random_state=random_state))
     if estimator is not None and hasattr(estimator, "inertia_"):
         values["inertia"] = float(estimator.inertia_)
+    noise = np.asarray(labels_pred) == -1  # DBSCAN, OPTICS and HDBSCAN call these rows noise
+    values["n_clusters"] = int(len(np.unique(np.asarray(labels_pred)[~noise])))
+    if noise.any() or "min_samples" in getattr(estimator, "get_params", dict)():
+        values["noise_fraction"] = float(noise.mean())
     return values
+
+
+def baseline_metrics(y_train, y_test, kind: str) -> dict | None:
+    """The scores of a model that ignores the features, fitted on the training labels and scored on
+    the test rows: class priors (always the most frequent class) or the training mean. None for
+    clustering, which has no trivial baseline."""
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    if kind not in ("classification", "regression") or y_train is None:
+        return None
+    X_train, X_test = np.zeros((len(y_train), 1)), np.zeros((len(y_test), 1))
+    if kind == "classification":
+        dummy = DummyClassifier(strategy="prior").fit(X_train, y_train)
+        values = classification_metrics(np.asarray(y_test), dummy.predict(X_test), dummy.predict_proba(X_test),
+                                        list(dummy.classes_))
+        values.pop("confusion_matrix")
+        return {"model": "DummyClassifier(strategy='prior')", **values}
+    dummy = DummyRegressor(strategy="mean").fit(X_train, y_train)
+    return {"model": "DummyRegressor(strategy='mean')", **regression_metrics(np.asarray(y_test), dummy.predict(X_test))}
 
 
 def same_predictions(expected: pd.Series, actual: pd.Series) -> int:

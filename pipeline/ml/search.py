@@ -21,10 +21,12 @@ def with_point(spec: dict, point: dict) -> dict:
     return {**{k: v for k, v in spec.items() if k != "grid"}, "params": {**spec.get("params", {}), **point}}
 
 
-def cross_validate(spec: dict, X, y, kind: str, *, folds: int, seed: int) -> dict:
+def cross_validate(spec: dict, X, y, kind: str, *, folds: int, seed: int, roles: dict | None = None,
+                   encoding: dict | None = None) -> dict:
     """The k-fold score of a spec on the rows given (the training split: the test split stays unseen).
 
-    Preprocessing is fitted inside each fold, so no fold's statistics leak into another.
+    Preprocessing is fitted inside each fold, so no fold's statistics leak into another. The same
+    folds for the same rows, folds and seed: every candidate of a selection is scored on them.
     """
     from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
 
@@ -35,7 +37,8 @@ def cross_validate(spec: dict, X, y, kind: str, *, folds: int, seed: int) -> dic
         raise ModelSpecError(f"a search grid needs a classification or regression problem, not {kind}")
     splitter = (StratifiedKFold if kind == "classification" else KFold)(folds, shuffle=True, random_state=seed)
     try:
-        scores = cross_val_score(build_model(spec, X), X, y, cv=splitter, scoring=CV_SCORING[kind], error_score="raise")
+        model, _ = build_model(spec, X, kind, roles=roles, encoding=encoding, seed=seed)
+        scores = cross_val_score(model, X, y, cv=splitter, scoring=CV_SCORING[kind], error_score="raise")
     except ModelSpecError:
         raise
     except (TypeError, ValueError) as exc:
@@ -46,11 +49,13 @@ def cross_validate(spec: dict, X, y, kind: str, *, folds: int, seed: int) -> dic
 
 
 def best_point(results: list[dict]) -> dict:
-    """The result with the highest mean CV score; on a tie, the first in grid order."""
+    """The result with the highest mean CV score; on a tie, the first in grid (and candidate) order."""
     return max(results, key=lambda result: result["cv"]["mean"])
 
 
-def search_summary(results: list[dict], folds: int) -> dict:
-    """What a model card says about its search: every point's scores, and the winner."""
-    return {"scoring": results[0]["cv"]["scoring"], "folds": folds, "points": results,
-            "best": best_point(results)["point"]}
+def search_summary(results: list[dict]) -> dict:
+    """What a model card says about its search: every point's scores (of every candidate model),
+    and the winner."""
+    best = best_point(results)
+    return {"scoring": results[0]["cv"]["scoring"], "folds": results[0]["cv"]["folds"], "points": results,
+            "best": best["point"], "best_model": best.get("model")}

@@ -4,7 +4,7 @@ from pipeline.errors import ConfigError
 from pipeline.tasks import events  # noqa: F401  (the FAILED / MISSING DATA lines, alerts, durations)
 from pipeline.tasks.deploy import DeployModel
 from pipeline.tasks.evaluate import EvaluateModel
-from pipeline.tasks.flows import TrainValidateDeploy
+from pipeline.tasks.flows import TrainValidateDeploy, TrainValidateDeployAll
 from pipeline.tasks.gate import ValidateModel
 from pipeline.tasks.ingest import IngestData
 from pipeline.tasks.predict import BatchPredict, IncomingData, ProductionModel
@@ -24,4 +24,5 @@ except ConfigError as exc:  # imported by luigi before it handles errors: one li
     sys.exit(luigi.retcodes.retcode().scheduling_error)
 
 __all__ = ["IngestData", "ValidateData", "SplitData", "CrossValidate", "TrainModel", "EvaluateModel", "ValidateModel",
-           "DeployModel", "RunReport", "TrainValidateDeploy", "BatchPredict", "IncomingData", "ProductionModel"]
+           "DeployModel", "RunReport", "TrainValidateDeploy",
+           "TrainValidateDeployAll", "BatchPredict", "IncomingData", "ProductionModel"]

@@ -44,17 +44,22 @@ class ValidateModel(ModelTask):
         """The live version, both models' metrics on the rows the gate compares them on, and how
         those were chosen. A production model that cannot be loaded is alerted and not compared:
         refusing every candidate until someone repairs it would stop the pipeline for good."""
-        from pipeline.ml.gate import comparison_rows
+        from pipeline.ml.gate import comparison_rows, shown_metrics
+        from pipeline.ml.models import can_score_new_rows
 
         registry = self.registry()
         version = registry.production_version()
         if version is None:
-            return None, {}, "no production model yet: floors only"
+            return None, {}, "no production model yet: floors and baseline only"
         try:
             _, production, card = registry.load_production()
         except (IntegrityError, RegistryError) as exc:
             notify.production_unusable(registry, version, exc)
-            return version, {}, f"production {version} cannot be loaded ({exc}): floors only"
+            return version, {}, f"production {version} cannot be loaded ({exc}): floors and baseline only"
+        if not can_score_new_rows(production):
+            return version, {"production": shown_metrics(card.get("metrics", {})), "production_version": version}, \
+                f"production {version} labels only the rows it was fitted on (no predict): compared on the metrics " \
+                "it was registered with"
         rows, note = comparison_rows(self.rows("test"), production_version=version,
                                      production_features=card["features"],
                                      production_train_rows=registry.train_rows(version),

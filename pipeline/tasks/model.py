@@ -2,19 +2,55 @@
 from __future__ import annotations
 
 from pipeline import settings
+from pipeline.errors import ConfigError
 from pipeline.registry import Registry
 from pipeline.tasks.base import NameParameter, PipelineTask, read_frame
 from pipeline.tasks.split import SplitData
 
 
-class ModelTask(PipelineTask):
-    model = NameParameter("model", default=settings.DEFAULT_MODEL, description="a [models.NAME] entry")
+class ModelParameter(NameParameter):
+    """A [models.NAME] entry, or "best" (the best of the dataset's `models`). Empty: the dataset's
+    deployment (settings.default_model), filled in by DatasetModel before the task is made."""
+
+    def __init__(self, **kwargs):
+        super().__init__("model", default="", **kwargs)
+
+    def normalize(self, x):
+        return "" if x in ("", None) else super().normalize(x)
+
+
+class DatasetModel:
+    """Tasks with a `dataset` and a ModelParameter `model`: without --model, the dataset's deployment."""
+
+    @classmethod
+    def get_param_values(cls, params, args, kwargs):
+        values = super().get_param_values(params, args, kwargs)
+        given = dict(values)
+        if given.get("model") != "":
+            return values
+        try:
+            model = settings.default_model(given["dataset"])
+        except ConfigError:  # reported as a scheduling failure (exit 35) once the task is asked if it is complete
+            model = settings.DEFAULT_MODEL
+        return [(name, model if name == "model" else value) for name, value in values]
+
+
+class ModelTask(DatasetModel, PipelineTask):
+    model = ModelParameter(description="a [models.NAME] entry, or best: the best of the dataset's models "
+                                       "(default: the dataset's deployment)")
 
     partition_by = ("dataset", "model")
 
     def model_spec(self) -> dict:
-        """The model's entry in pipeline.toml."""
+        """The model's entry in pipeline.toml (for "best", every candidate's)."""
+        if self.model == settings.SELECTED:
+            return settings.selection_spec(self.dataset)
         return settings.model_spec(self.model)
+
+    def columns(self) -> dict:
+        """How the dataset's columns are read, for the ML layer: roles, encoding overrides, seed."""
+        data = self.data_spec()
+        return {"roles": data.get("roles"), "encoding": data.get("encoding"), "seed": data["split"]["seed"]}
 
     def registry(self) -> Registry:
         return Registry.for_model(self.dataset, self.model, task_id=self.task_id)
@@ -40,4 +76,4 @@ class ModelTask(PipelineTask):
         from pipeline.ml.data import xy
         from pipeline.ml.metrics import evaluate
 
-        return evaluate(model, *xy(rows, self.data_spec()["target"]), kind)
+        return evaluate(model, *xy(rows, self.data_spec()["target"], self.data_spec().get("roles")), kind)

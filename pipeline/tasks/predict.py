@@ -5,7 +5,7 @@ from pipeline import settings
 from pipeline.registry import Registry
 from pipeline.tasks.arrival import ArrivingFile
 from pipeline.tasks.base import NameParameter
-from pipeline.tasks.model import ModelTask
+from pipeline.tasks.model import DatasetModel, ModelParameter, ModelTask
 
 
 class IncomingData(ArrivingFile):
@@ -35,11 +35,11 @@ class ProductionPointer(luigi.Target):
         return self.registry.production_version() is not None
 
 
-class ProductionModel(luigi.ExternalTask):
+class ProductionModel(DatasetModel, luigi.ExternalTask):
     """The live model of a registry, made by TrainValidateDeploy."""
 
     dataset = NameParameter("dataset", default=settings.DEFAULT_DATASET)
-    model = NameParameter("model", default=settings.DEFAULT_MODEL)
+    model = ModelParameter()
 
     def output(self):
         return ProductionPointer(Registry.for_model(self.dataset, self.model))

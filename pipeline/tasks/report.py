@@ -6,6 +6,7 @@ from pipeline.tasks.evaluate import EvaluateModel
 from pipeline.tasks.gate import ValidateModel
 from pipeline.tasks.ingest import IngestData
 from pipeline.tasks.model import ModelTask
+from pipeline.tasks.train import TrainModel
 from pipeline.tasks.validate import ValidateData
 
 
@@ -37,6 +38,12 @@ class RunReport(ModelTask):
             write_json(tmp / self.RUN, {key: value for key, value in run.items() if key != "outcome"})
             (tmp / self.HTML).write_text(render_html(run))
 
+    def model_card(self) -> dict:
+        card = self.requires()["decision"].requires()["model"].output().read_json(TrainModel.CARD)
+        spec = card["model_spec"]
+        return {"estimator": f"{spec['estimator']} {spec.get('params') or ''}".strip(),
+                "encoding": card.get("encoding"), "search": card.get("search")}
+
     def collect(self) -> dict:
         """The run as pipeline/report.py expects it (its docstring lists the keys)."""
         inputs = self.input()
@@ -54,6 +61,7 @@ class RunReport(ModelTask):
             "candidate": {"version": decision["version"], "metrics": metrics},
             "production": {"version": verdict.get("production_version"), "metrics": verdict.get("production_metrics")},
             "verdict": verdict, "decision": decision, "outcome": self.outcome(metrics["kind"]),
+            "model_card": self.model_card(),
             "versions": self.versions(),
             "durations": [{"task": r["task"], "task_id": r["task_id"], "seconds": r["seconds"]}
                           for r in durations.latest(upstream)],

@@ -34,7 +34,7 @@ class SplitData(PipelineTask):
         from pipeline.ml.data import drop_missing_target, split_frame
 
         spec = self.spec()
-        frame = drop_missing_target(read_frame(self.input()["data"] / IngestData.DATA), spec["target"])
+        frame = drop_missing_target(read_frame(self.input()["data"] / IngestData.DATA), spec["target"], spec["problem"])
         parts = split_frame(frame, target=spec["target"], problem=spec["problem"], **spec["split"])
         with self.commit(rows={part: len(rows) for part, rows in zip(self.PARTS, parts)}) as tmp:
             for part, rows in zip(self.PARTS, parts):

@@ -1,3 +1,4 @@
+import logging
 import shutil
 import time
 
@@ -10,6 +11,8 @@ from pipeline.ml.search import grid_points, search_summary, with_point
 from pipeline.registry import CARD_FILE, MODEL_FILE, TRAIN_ROWS_FILE
 from pipeline.tasks.model import ModelTask
 
+logger = logging.getLogger("pipeline")
+
 
 class TrainingTask(ModelTask):
     """What the tasks that fit a model share: a slot of the `training` resource ([resources] in
@@ -20,15 +23,27 @@ class TrainingTask(ModelTask):
 
     def complete(self) -> bool:
         done = super().complete()
-        if not done:  # check the estimator, and import its module before Luigi forks (see base._preload)
+        if not done:  # check the specs, and import the estimators' modules before Luigi forks (base._preload)
             from pipeline.ml.errors import ModelSpecError
-            from pipeline.ml.models import estimator_class
+            from pipeline.ml.models import check_spec
 
-            try:
-                estimator_class(self.model_spec()["estimator"])
-            except ModelSpecError as exc:
-                raise ConfigError(f"{settings.pipeline().config}: models.{self.model}.estimator: {exc}") from None
+            for name, spec in self.candidates().items():
+                try:
+                    check_spec(spec)
+                except ModelSpecError as exc:
+                    raise ConfigError(f"{settings.pipeline().config}: models.{name}.{exc.key}: {exc}") from None
         return done
+
+    def candidates(self) -> dict[str, dict]:
+        """The model specs this task may fit: its own, or each candidate of a dataset's "best"."""
+        spec = self.model_spec()
+        return spec["select"] if "select" in spec else {self.model: spec}
+
+    def shaping(self) -> dict:
+        """What of the dataset shapes a fit besides the data: the column roles and encodings (only
+        when configured, so a dataset without them keeps the output keys it always had)."""
+        data = self.data_spec()
+        return {key: data[key] for key in ("roles", "encoding") if key in data}
 
     def content(self) -> dict:
         from pipeline.provenance import package_versions
@@ -44,7 +59,7 @@ class TrainingTask(ModelTask):
 
         data = self.data_spec()
         rows = self.rows("train")
-        return (problem_kind(spec, data["problem"]), rows, *xy(rows, data["target"]))
+        return (problem_kind(spec, data["problem"]), rows, *xy(rows, data["target"], data.get("roles")))
 
 
 class CrossValidate(TrainingTask):
@@ -58,24 +73,24 @@ class CrossValidate(TrainingTask):
         return self.split()
 
     def spec(self):
-        return {"model": self.model_spec(), "point": dict(self.point)}
+        return {"model": self.model_spec(), "point": dict(self.point), **self.shaping()}
 
     def run(self):
         earlier = self.earlier_output()
         result = self.cross_validate() if earlier is None else \
             {**read_json(earlier / self.CV), "reused_from": earlier.url}
         with self.commit() as tmp:
-            write_json(tmp / self.CV, result)
+            write_json(tmp / self.CV, {**result, "model": self.model})
         self.remember_output()
 
     def cross_validate(self) -> dict:
         from pipeline.ml.search import cross_validate
 
         spec = with_point(self.model_spec(), dict(self.point))
+        folds = spec.get("cv_folds", settings.DEFAULT_CV_FOLDS)
         kind, _, X, y = self.training_data(spec)
-        self.set_status_message(f"{spec['cv_folds']}-fold cross-validation of {dict(self.point)} on {len(X)} rows")
-        return {"point": dict(self.point), "cv": cross_validate(spec, X, y, kind, folds=spec["cv_folds"],
-                                                                seed=self.data_spec()["split"]["seed"])}
+        self.set_status_message(f"{folds}-fold cross-validation of {self.model} {dict(self.point)} on {len(X)} rows")
+        return {"point": dict(self.point), "cv": cross_validate(spec, X, y, kind, folds=folds, **self.columns())}
 
 
 class TrainModel(TrainingTask):
@@ -91,16 +106,24 @@ class TrainModel(TrainingTask):
     MODEL, CARD, TRAIN_ROWS = MODEL_FILE, CARD_FILE, TRAIN_ROWS_FILE  # a registry version holds these files
 
     def requires(self):
-        grid = self.model_spec().get("grid")
         return {"split": self.split(),
-                "search": [CrossValidate(dataset=self.dataset, model=self.model, date=self.date, point=point)
-                           for point in grid_points(grid)] if grid else []}
+                "search": [CrossValidate(dataset=self.dataset, model=name, date=self.date, point=point)
+                           for name, point in self.search_points()]}
+
+    def search_points(self) -> list[tuple[str, dict]]:
+        """(model, grid point) of each cross-validation to run first: a grid's points, or for "best"
+        every candidate's (its grid's points, or its params as they are)."""
+        spec = self.model_spec()
+        if "select" not in spec:
+            return [(self.model, point) for point in grid_points(spec["grid"])] if spec.get("grid") else []
+        return [(name, point) for name, candidate in spec["select"].items()
+                for point in (grid_points(candidate["grid"]) if candidate.get("grid") else [{}])]
 
     def key_requires(self):
         return self.split()
 
     def spec(self):
-        return {"model": self.model_spec()}
+        return {"model": self.model_spec(), **self.shaping()}
 
     def run(self):
         earlier = self.earlier_output()
@@ -117,28 +140,30 @@ class TrainModel(TrainingTask):
 
         from pipeline.ml.card import model_card
         from pipeline.ml.data import row_hashes
+        from pipeline.ml.features import describe_plan
         from pipeline.ml.models import fit_model
         from pipeline.provenance import provenance
         from pipeline.storage import sha256_file
 
         spec, search = self.model_spec(), None
-        if spec.get("grid"):
-            search = search_summary([point.read_json(CrossValidate.CV) for point in self.input()["search"]],
-                                    spec["cv_folds"])
-            spec = with_point(spec, search["best"])
+        if self.input()["search"]:
+            search = search_summary([point.read_json(CrossValidate.CV) for point in self.input()["search"]])
+            spec = with_point(self.candidates()[search["best_model"]], search["best"])
         kind, rows, X, y = self.training_data(spec)
         self.set_status_message(f"fitting {spec['estimator']} on {len(X)} rows")
         self.set_progress_percentage(10)
         started = time.time()
-        model = fit_model(spec, X, y, kind)
+        model, plan = fit_model(spec, X, y, kind, **self.columns())
         seconds = time.time() - started
+        logger.info("%s/%s: fitted %s; features: %s", self.dataset, self.model, spec["estimator"], describe_plan(plan))
         self.set_status_message(f"fitted in {seconds:.1f}s; writing the model and its card")
         self.set_progress_percentage(90)
         joblib.dump(model, tmp / self.MODEL)
         np.save(tmp / self.TRAIN_ROWS, row_hashes(rows))
         write_json(tmp / self.CARD, model_card(
             identity=self.identity(), dataset=self.dataset, model=self.model, kind=kind, data_spec=self.data_spec(),
-            snapshot=self.split().snapshot(), spec=spec, X=X, model_sha256=sha256_file(tmp / self.MODEL),
+            snapshot=self.split().snapshot(), spec=spec, plan=plan, n_train=len(X),
+            model_sha256=sha256_file(tmp / self.MODEL),
             search=search, provenance=provenance(), trained_at=now(), seconds=seconds))
 
     def reuse(self, earlier, tmp):

@@ -1,6 +1,10 @@
+import logging
+
 from pipeline.formats import write_json
 from pipeline.tasks.base import PipelineTask, read_frame
 from pipeline.tasks.ingest import IngestData
+
+logger = logging.getLogger("pipeline")
 
 
 class ValidateData(PipelineTask):
@@ -18,7 +22,7 @@ class ValidateData(PipelineTask):
 
     def spec(self):
         spec = self.data_spec()
-        return {key: spec[key] for key in ("target", "problem", "checks")}
+        return {key: spec[key] for key in ("target", "problem", "checks", "roles") if key in spec}
 
     def run(self):
         from pipeline.ml.data import describe_violations, validate_frame
@@ -28,5 +32,7 @@ class ValidateData(PipelineTask):
         report = {"dataset": self.dataset, **validate_frame(frame, **self.spec())}
         if not report["passed"]:
             raise DataError(describe_violations(self.dataset, report["violations"]))
+        for warning in report["warnings"]:
+            logger.warning("dataset '%s': %s", self.dataset, warning)
         with self.commit() as tmp:
             write_json(tmp / self.REPORT, report)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ml.card import model_card, reused_card
+from pipeline.ml.features import encoding_plan
 
 IDENTITY = {"candidate_id": "churn/logreg/2024-01-02/abc123", "date": "2024-01-02",
             "task": {"id": "TrainModel_churn_2024_01_02", "params": {"date": "2024-01-02"}, "config_key": "abc123"}}
@@ -26,7 +27,8 @@ def train_frame() -> pd.DataFrame:
 
 def card(**overrides) -> dict:
     kwargs = dict(identity=IDENTITY, dataset="churn", model="logreg", kind="classification", data_spec=DATA_SPEC,
-                  snapshot=SNAPSHOT, spec=SPEC, X=train_frame(), model_sha256="e" * 64, search=SEARCH,
+                  snapshot=SNAPSHOT, spec=SPEC, plan=encoding_plan(train_frame()), n_train=len(train_frame()),
+                  model_sha256="e" * 64, search=SEARCH,
                   provenance=PROVENANCE, trained_at="2024-01-02T03:04:05Z", seconds=1.23456)
     return model_card(**{**kwargs, **overrides})
 
@@ -50,6 +52,27 @@ def test_card_lists_the_feature_schema_and_training_row_count():
     assert c["features"] == {"tenure": "numeric", "plan": "categorical", "active": "categorical"}
     assert c["n_train"] == 3
     assert "churned" not in c["features"]
+
+
+def test_card_records_how_each_feature_was_encoded():
+    c = card()
+    assert c["encoding"] == {
+        "tenure": {"kind": "numeric", "encoding": "scaled"},
+        "plan": {"kind": "categorical", "encoding": "onehot", "categories": 2, "chosen_by": "rule"},
+        "active": {"kind": "categorical", "encoding": "onehot", "categories": 2, "chosen_by": "rule"},
+    }
+    assert c["ids"] == []
+
+
+def test_card_features_follow_the_plan_and_ids_follow_the_roles():
+    roles = {"customer": "id", "tenure": "categorical", "note": "drop", "ref": "id"}
+    plan = encoding_plan(train_frame(), roles=roles, overrides={"plan": "ordinal"})
+    c = card(plan=plan, n_train=120, data_spec={**DATA_SPEC, "roles": roles})
+    assert c["features"] == {"tenure": "categorical", "plan": "categorical", "active": "categorical"}
+    assert c["encoding"]["plan"] == {"kind": "categorical", "encoding": "ordinal", "categories": 2,
+                                     "chosen_by": "config"}
+    assert c["ids"] == ["customer", "ref"]  # in the order the roles declare them; dropped columns are not ids
+    assert c["n_train"] == 120
 
 
 def test_card_records_the_snapshot_source_fingerprint_and_rows_only():
@@ -87,7 +110,8 @@ def test_card_records_when_and_how_long_training_took_to_a_millisecond():
 
 def test_fresh_card_has_exactly_the_documented_fields_and_no_reused_from():
     assert sorted(card()) == sorted([
-        "candidate_id", "date", "task", "dataset", "model", "kind", "target", "features", "n_train", "data",
+        "candidate_id", "date", "task", "dataset", "model", "kind", "target", "features", "encoding", "ids",
+        "n_train", "data",
         "split", "model_spec", "model_sha256", "search", "packages", "code_version", "trained_at",
         "training_seconds"])
 
@@ -117,7 +141,8 @@ def test_reused_card_takes_the_new_identity():
 def test_reused_card_keeps_the_earlier_models_fields():
     earlier = card()
     reused = reused_card(earlier, NEW_IDENTITY, EARLIER_OUTPUT)
-    for field in ("dataset", "model", "kind", "target", "features", "n_train", "data", "split", "model_spec",
+    for field in ("dataset", "model", "kind", "target", "features", "encoding", "ids", "n_train", "data", "split",
+                  "model_spec",
                   "model_sha256", "search", "packages", "code_version", "trained_at", "training_seconds"):
         assert reused[field] == earlier[field], field
     assert reused["trained_at"] == "2024-01-02T03:04:05Z"  # when the model was really fitted

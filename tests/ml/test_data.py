@@ -4,7 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.ml.data import describe_violations, fingerprint_frame, split_frame, validate_frame
+from pipeline.ml.data import (
+    class_imbalance,
+    describe_violations,
+    drop_missing_target,
+    fingerprint_frame,
+    split_frame,
+    validate_frame,
+    xy,
+)
 
 
 def frame() -> pd.DataFrame:
@@ -16,8 +24,8 @@ def frame() -> pd.DataFrame:
     })
 
 
-def validate(df, *, target="y", problem="classification", checks=None):
-    return validate_frame(df, target=target, problem=problem, checks=checks or {})
+def validate(df, *, target="y", problem="classification", checks=None, roles=None):
+    return validate_frame(df, target=target, problem=problem, checks=checks or {}, roles=roles)
 
 
 def rules(report) -> list[tuple]:
@@ -286,3 +294,133 @@ def test_absurdly_large_values_are_not_finite():
     [violation] = report["violations"]
     assert (violation["column"], violation["rule"]) == ("x", "finite")
     assert violation["detail"] == "1 value(s) beyond ±1e+150 (e.g. 1e+300); squaring them overflows"
+
+
+# ---------------------------------------------------------------- drop_missing_target
+
+def test_drop_missing_target_turns_float_class_labels_back_into_integers():
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [1.0, np.nan, 0.0, 1.0]})  # a gap made 1 into 1.0
+    kept = drop_missing_target(df, "y", "classification")
+    assert list(kept.index) == [0, 2, 3]  # each row keeps its snapshot position
+    assert kept["y"].dtype == np.dtype("int64")
+    assert kept["y"].tolist() == [1, 0, 1]
+    assert kept["x"].dtype == np.dtype("float64")  # only the target changes
+
+
+def test_drop_missing_target_leaves_regression_and_fractional_labels_alone():
+    df = pd.DataFrame({"y": [1.0, np.nan, 0.0, 2.0]})
+    for problem in ("regression", None):
+        kept = drop_missing_target(df, "y", problem)
+        assert kept["y"].dtype == np.dtype("float64"), problem
+        assert kept["y"].tolist() == [1.0, 0.0, 2.0]
+    fractional = drop_missing_target(pd.DataFrame({"y": [1.5, np.nan, 0.0]}), "y", "classification")
+    assert fractional["y"].dtype == np.dtype("float64")
+    assert fractional["y"].tolist() == [1.5, 0.0]
+    text = drop_missing_target(pd.DataFrame({"y": ["a", None, "b"]}), "y", "classification")
+    assert text["y"].tolist() == ["a", "b"]
+
+
+def test_class_counts_of_labels_a_gap_made_floats_name_the_integer_classes():
+    df = frame().assign(y=[0, np.nan, 0, 1, 1, 1])
+    report = validate(df)
+    assert report["passed"]
+    assert report["class_counts"] == {"1": 3, "0": 2}
+
+
+def test_an_infinite_class_label_is_a_violation_not_a_crash():
+    # drop_missing_target casts the integral float labels to int64 before the finite check sees them
+    df = frame().assign(y=[0.0, 1.0, np.inf, 1.0, 0.0, np.nan])
+    report = validate(df)
+    assert rules(report) == [("y", "finite")]
+
+
+def test_a_class_label_beyond_int64_is_a_violation_not_a_wrapped_integer():
+    df = frame().assign(y=[0.0, 1.0, 1e300, 1.0, 0.0, np.nan])
+    report = validate(df)
+    assert rules(report) == [("y", "finite")]
+    assert "-9223372036854775808" not in report.get("class_counts", {})
+
+
+# ---------------------------------------------------------------- class imbalance
+
+def test_a_three_percent_minority_class_is_warned_about():
+    warnings = class_imbalance(pd.Series({0: 290, 1: 10}))
+    assert warnings == ["class imbalance: class 1 is 3.3% of 300 rows (0: 96.7%); always predicting 0 scores "
+                        "accuracy 0.967, so compare on balanced_accuracy or roc_auc, not accuracy (and consider "
+                        "class_weight = \"balanced\" in the model's params)"]
+
+
+def test_ten_balanced_classes_of_about_ten_percent_are_not_an_imbalance():
+    counts = pd.Series({label: 100 + label % 3 for label in range(10)})  # each 9.9 % to 10.1 %
+    assert class_imbalance(counts) == []
+    assert class_imbalance(pd.Series({"a": 45, "b": 45, "c": 10})) == []  # 10 % is not below the share
+
+
+def test_validate_frame_reports_the_imbalance_as_a_warning_and_still_passes():
+    df = pd.DataFrame({"x": np.arange(300.0), "y": ["no"] * 290 + ["yes"] * 10})
+    report = validate(df)
+    assert report["passed"]
+    assert report["class_counts"] == {"no": 290, "yes": 10}
+    [warning] = report["warnings"]
+    assert warning.startswith("class imbalance: class 'yes' is 3.3% of 300 rows ('no': 96.7%)")
+    assert validate(frame())["warnings"] == []
+    assert validate(frame(), problem="regression")["warnings"] == []
+
+
+# ---------------------------------------------------------------- roles
+
+def roled() -> pd.DataFrame:
+    return pd.DataFrame({
+        "customer": [11, 12, 13, 14],
+        "amount": ["1.5", "2", "x", "4"],
+        "signup": ["2024-01-01", "2024-02-30", "nope", None],
+        "zip": [1000, 2000, 3000, 4000],
+        "y": [0, 1, 0, 1],
+    })
+
+
+def test_declared_roles_that_fit_the_values_pass():
+    df = roled().assign(amount=["1.5", "2", "3", "4"], signup=["2024-01-01", "2024-02-03", None, "2024-03-01"])
+    report = validate(df, roles={"customer": "id", "amount": "numeric", "signup": "date", "zip": "categorical"})
+    assert report["passed"], report["violations"]
+
+
+def test_a_numeric_role_with_text_that_is_not_a_number_fails_with_an_example():
+    report = validate(roled(), roles={"amount": "numeric"})
+    assert report["violations"] == [{"column": "amount", "rule": "role",
+                                     "detail": "declared numeric, but 1 value(s) are not numbers (e.g. 'x')"}]
+
+
+def test_a_date_role_with_values_that_are_not_dates_fails_with_examples():
+    report = validate(roled(), roles={"signup": "date"})
+    assert report["violations"] == [{"column": "signup", "rule": "role",
+                                     "detail": "declared date, but 2 value(s) are not dates "
+                                               "(e.g. '2024-02-30', 'nope')"}]
+
+
+def test_a_role_on_a_missing_column_or_on_the_target_fails():
+    report = validate(roled(), roles={"gone": "categorical", "y": "categorical", "customer": "id"})
+    assert report["violations"] == [
+        {"column": "gone", "rule": "role",
+         "detail": "declared categorical column is missing (columns: customer, amount, signup, zip, y)"},
+        {"column": "y", "rule": "role", "detail": "the target cannot also be declared categorical"},
+    ]
+
+
+# ---------------------------------------------------------------- xy
+
+def test_xy_leaves_out_the_target_and_the_drop_and_id_columns():
+    X, y = xy(roled(), "y", {"customer": "id", "amount": "drop", "zip": "categorical"})
+    assert X.columns.tolist() == ["signup", "zip"]
+    assert y.tolist() == [0, 1, 0, 1]
+    X, _ = xy(roled(), "y")
+    assert X.columns.tolist() == ["customer", "amount", "signup", "zip"]
+
+
+def test_xy_without_a_target_column_gives_no_labels():
+    X, y = xy(roled().drop(columns="y"), None, {"customer": "id"})
+    assert y is None
+    assert X.columns.tolist() == ["amount", "signup", "zip"]
+    X, y = xy(roled(), "label")  # a clustering dataset whose target is not in the file
+    assert y is None
+    assert "y" in X.columns

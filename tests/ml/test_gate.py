@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ml.data import row_hashes
-from pipeline.ml.gate import comparison_rows, decide, decide_deployment, smoke_check
+from pipeline.ml.gate import comparison_rows, decide, decide_deployment, primary_metric, shown_metrics, smoke_check
 
-CLASSIFIER = {"kind": "classification", "accuracy": 0.91, "f1_macro": 0.88}
+CLASSIFIER = {"kind": "classification", "accuracy": 0.91, "balanced_accuracy": 0.89, "f1_macro": 0.88}
 REGRESSOR = {"kind": "regression", "rmse": 10.0, "mae": 8.0, "r2": 0.6}
 
 
@@ -47,28 +47,29 @@ def test_missing_metric_fails_with_a_reason():
 
 
 def test_higher_is_better_within_tolerance_of_production_passes():
-    verdict = decide({"kind": "classification", "accuracy": 0.90}, {"tolerance": 0.02},
-                     production={"accuracy": 0.91}, production_version="v0003")
+    verdict = decide({"kind": "classification", "balanced_accuracy": 0.90}, {"tolerance": 0.02},
+                     production={"balanced_accuracy": 0.91}, production_version="v0003")
     assert verdict["passed"]
-    assert verdict["compared_metric"] == "accuracy"
+    assert verdict["compared_metric"] == "balanced_accuracy"
     assert verdict["production_version"] == "v0003"
     assert "within tolerance 0.02" in verdict["reasons"][0]
     assert "v0003" in verdict["reasons"][0]
 
 
 def test_higher_is_better_beyond_tolerance_fails():
-    verdict = decide({"kind": "classification", "accuracy": 0.85}, {"tolerance": 0.02},
-                     production={"accuracy": 0.91}, production_version="v0003")
+    verdict = decide({"kind": "classification", "balanced_accuracy": 0.85}, {"tolerance": 0.02},
+                     production={"balanced_accuracy": 0.91}, production_version="v0003")
     assert not verdict["passed"]
     reason = verdict["reasons"][0]
-    assert "accuracy 0.8500 vs production v0003 0.9100: beyond tolerance 0.02" in reason
+    assert reason.startswith("balanced_accuracy 0.8500 vs production v0003 0.9100: beyond tolerance 0.02")
     assert "worse by 0.0600" in reason
 
 
 def test_no_tolerance_means_any_regression_fails_and_improvement_passes():
-    worse = decide({"kind": "classification", "accuracy": 0.90}, {}, production={"accuracy": 0.91})
+    worse = decide({"kind": "classification", "balanced_accuracy": 0.90}, {}, production={"balanced_accuracy": 0.91})
     assert not worse["passed"]
-    better = decide({"kind": "classification", "accuracy": 0.95}, {}, production={"accuracy": 0.91})
+    better = decide({"kind": "classification", "balanced_accuracy": 0.95}, {},
+                    production={"balanced_accuracy": 0.91})
     assert better["passed"]
 
 
@@ -93,8 +94,9 @@ def test_compare_names_the_metric_checked_against_production():
 
 
 def test_floor_failure_and_regression_are_both_reported():
-    verdict = decide({"kind": "classification", "accuracy": 0.80}, {"accuracy": {"min": 0.9}},
-                     production={"accuracy": 0.95}, production_version="v0001")
+    verdict = decide({"kind": "classification", "accuracy": 0.80, "balanced_accuracy": 0.80},
+                     {"accuracy": {"min": 0.9}},
+                     production={"accuracy": 0.95, "balanced_accuracy": 0.95}, production_version="v0001")
     assert not verdict["passed"]
     assert len(verdict["reasons"]) == 2
     assert verdict["reasons"][0] == "accuracy 0.8000 < 0.9"
@@ -114,6 +116,128 @@ def test_no_gate_and_no_production_says_nothing_was_checked():
     assert verdict["passed"]
     assert verdict["reasons"] == ["no gate configured and no production model to compare with: nothing checked"]
 
+
+
+# ---------------------------------------------------------------- the baseline rule
+
+PRIOR = "DummyClassifier(strategy='prior')"
+MEAN = "DummyRegressor(strategy='mean')"
+
+
+def with_baseline(metrics: dict, model: str, **baseline) -> dict:
+    return {**metrics, "baseline": {"model": model, **baseline}}
+
+
+def test_a_candidate_equal_to_its_baseline_fails_even_with_an_empty_gate():
+    candidate = with_baseline({"kind": "classification", "accuracy": 0.9, "balanced_accuracy": 0.5}, PRIOR,
+                              accuracy=0.9, balanced_accuracy=0.5)
+    verdict = decide(candidate, {})
+    assert verdict["passed"] is False
+    assert verdict["compared_metric"] == "balanced_accuracy"
+    assert verdict["reasons"] == [
+        "balanced_accuracy 0.5000 vs baseline 0.5000 (DummyClassifier(strategy='prior')): "
+        "not better than a model that ignores the features"]
+    [check] = verdict["checks"]
+    assert check["rule"] == "balanced_accuracy better than the baseline"
+    assert (check["value"], check["baseline"]) == (0.5, 0.5)
+
+
+def test_a_candidate_worse_than_its_baseline_fails_and_a_better_one_passes():
+    worse = with_baseline({"kind": "classification", "balanced_accuracy": 0.45}, PRIOR, balanced_accuracy=0.5)
+    verdict = decide(worse, {})
+    assert not verdict["passed"]
+    assert verdict["reasons"] == [
+        "balanced_accuracy 0.4500 vs baseline 0.5000 (DummyClassifier(strategy='prior')): "
+        "not better than a model that ignores the features"]
+    better = with_baseline({"kind": "classification", "balanced_accuracy": 0.51}, PRIOR, balanced_accuracy=0.5)
+    verdict = decide(better, {})
+    assert verdict["passed"]
+    assert verdict["reasons"] == [
+        "balanced_accuracy 0.5100 vs baseline 0.5000 (DummyClassifier(strategy='prior')): better"]
+
+
+def test_the_baseline_rule_for_rmse_is_lower_is_better():
+    lower = with_baseline({**REGRESSOR, "rmse": 9.0}, MEAN, rmse=10.0)
+    verdict = decide(lower, {})
+    assert verdict["passed"]
+    assert verdict["reasons"] == ["rmse 9.0000 vs baseline 10.0000 (DummyRegressor(strategy='mean')): better"]
+    for rmse in (10.0, 11.0):  # equal or higher rmse is no better than predicting the mean
+        verdict = decide(with_baseline({**REGRESSOR, "rmse": rmse}, MEAN, rmse=10.0), {})
+        assert not verdict["passed"], rmse
+        assert verdict["reasons"] == [
+            f"rmse {rmse:.4f} vs baseline 10.0000 (DummyRegressor(strategy='mean')): "
+            "not better than a model that ignores the features"]
+
+
+def test_the_baseline_rule_uses_the_compare_metric_and_is_reported_with_the_floors():
+    candidate = with_baseline({"kind": "classification", "accuracy": 0.96, "balanced_accuracy": 0.7}, PRIOR,
+                              accuracy=0.96, balanced_accuracy=0.5)
+    verdict = decide(candidate, {"compare": "accuracy", "accuracy": {"min": 0.95}})
+    assert not verdict["passed"]
+    assert verdict["compared_metric"] == "accuracy"
+    assert verdict["reasons"] == [
+        "accuracy 0.9600 vs baseline 0.9600 (DummyClassifier(strategy='prior')): "
+        "not better than a model that ignores the features"]
+    assert [c["passed"] for c in verdict["checks"]] == [True, False]
+
+
+def test_the_baseline_rule_holds_next_to_a_production_comparison():
+    candidate = with_baseline({"kind": "classification", "balanced_accuracy": 0.5}, PRIOR, balanced_accuracy=0.5)
+    verdict = decide(candidate, {"tolerance": 0.5}, production={"balanced_accuracy": 0.6}, production_version="v0001")
+    assert not verdict["passed"]
+    assert [c["passed"] for c in verdict["checks"]] == [False, True]  # within tolerance, but not above the baseline
+    assert "(DummyClassifier(strategy='prior'))" in verdict["reasons"][0]
+
+
+def test_no_baseline_or_a_baseline_without_the_metric_means_no_baseline_check():
+    verdict = decide({"kind": "regression", "rmse": 3.0}, {})
+    assert [c["rule"] for c in verdict["checks"]] == ["gate configured"]
+    verdict = decide({"kind": "regression", "rmse": 3.0, "baseline": None}, {})
+    assert [c["rule"] for c in verdict["checks"]] == ["gate configured"]
+    no_auc = with_baseline({"kind": "classification", "roc_auc": 0.8, "balanced_accuracy": 0.7}, PRIOR,
+                           balanced_accuracy=0.5)
+    verdict = decide(no_auc, {"compare": "roc_auc"})
+    assert verdict["passed"]
+    assert [c["rule"] for c in verdict["checks"]] == ["gate configured"]
+
+
+def test_a_majority_class_candidate_is_rejected_against_a_logistic_regression_production():
+    # DummyClassifier(most_frequent) on 3.3 % positives against a logistic regression: on accuracy it
+    # is within tolerance (0.967 >= 0.972 - 0.01); on the default balanced_accuracy it is far worse
+    dummy = {"kind": "classification", "accuracy": 0.967, "balanced_accuracy": 0.5, "f1_macro": 0.49}
+    production = {"kind": "classification", "accuracy": 0.972, "balanced_accuracy": 0.66, "f1_macro": 0.7}
+    verdict = decide(dummy, {"tolerance": 0.01}, production=production, production_version="v0001")
+    assert verdict["passed"] is False
+    assert verdict["compared_metric"] == "balanced_accuracy"
+    assert verdict["reasons"] == ["balanced_accuracy 0.5000 vs production v0001 0.6600: beyond tolerance 0.01 "
+                                  "(worse by 0.1600)"]
+    assert decide(dummy, {"tolerance": 0.01, "compare": "accuracy"}, production, "v0001")["passed"]
+
+
+def test_a_tolerance_without_production_passes_and_says_when_it_applies():
+    verdict = decide({"kind": "classification", "balanced_accuracy": 0.8}, {"tolerance": 0.01})
+    assert verdict["passed"]
+    assert verdict["reasons"] == [
+        "no production model yet: tolerance 0.01 on balanced_accuracy applies from the next candidate on"]
+    assert not any("no gate configured" in reason for reason in verdict["reasons"])
+    [check] = verdict["checks"]
+    assert check["rule"] == "balanced_accuracy no worse than production by more than 0.01"
+
+
+def test_the_default_compare_metric_per_kind():
+    assert primary_metric({"kind": "classification", "accuracy": 0.9}) == "balanced_accuracy"
+    assert primary_metric({"kind": "regression"}) == "rmse"
+    assert primary_metric({"kind": "clustering", "v_measure": 0.5, "silhouette": 0.2}) == "v_measure"
+    assert primary_metric({"kind": "clustering", "silhouette": 0.2}) == "silhouette"
+
+
+def test_shown_metrics_are_the_scalar_metrics_without_counts_or_the_baseline():
+    metrics = {"kind": "clustering", "n_samples": 50, "silhouette": 0.4, "n_clusters": 3, "noise_fraction": 0.1,
+               "baseline": None, "confusion_matrix": {"labels": [], "matrix": []}}
+    assert shown_metrics(metrics) == {"silhouette": 0.4, "n_clusters": 3, "noise_fraction": 0.1}
+    classifier = {"kind": "classification", "accuracy": 0.9, "balanced_accuracy": 0.8, "n_samples": 10,
+                  "baseline": {"model": PRIOR, "accuracy": 0.5, "balanced_accuracy": 0.5}}
+    assert shown_metrics(classifier) == {"accuracy": 0.9, "balanced_accuracy": 0.8}
 
 # ---------------------------------------------------------------- decide_deployment
 
@@ -236,7 +360,7 @@ def test_a_column_production_needs_but_the_rows_lack_means_floors_only():
                                  production_features={**FEATURES, "region": "categorical", "age": "numeric"},
                                  production_train_rows=None, fit_on="train")
     assert kept is None
-    assert note == "production v0001 needs column(s) today's data lacks (region, age): floors only"
+    assert note == "production v0001 needs column(s) today's data lacks (region, age): floors and baseline only"
 
 
 def test_a_new_column_production_does_not_know_is_no_obstacle():

@@ -5,8 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.ml.errors import ModelSpecError
 from pipeline.ml.gate import higher_is_better
 from pipeline.ml.metrics import (
+    baseline_metrics,
     classification_metrics,
     clustering_metrics,
     evaluate,
@@ -64,12 +66,13 @@ def test_clustering_metrics_with_and_without_labels():
     labels_pred = np.array([1, 1, 1, 0, 0, 0])
     labels_true = np.array(["a", "a", "a", "b", "b", "b"])
     values = clustering_metrics(labels_true, labels_pred, features)
-    assert set(values) == {"homogeneity", "completeness", "v_measure", "ari", "ami", "silhouette"}
+    assert set(values) == {"homogeneity", "completeness", "v_measure", "ari", "ami", "silhouette", "n_clusters"}
+    assert values["n_clusters"] == 2
     for key in ("homogeneity", "completeness", "v_measure", "ari", "ami"):
         assert values[key] == pytest.approx(1.0), key  # same partition, other names
     assert values["silhouette"] > 0.9
     unlabelled = clustering_metrics(None, labels_pred, features)
-    assert set(unlabelled) == {"silhouette"}
+    assert set(unlabelled) == {"silhouette", "n_clusters"}
 
 
 def test_silhouette_left_out_for_a_single_cluster():
@@ -77,10 +80,84 @@ def test_silhouette_left_out_for_a_single_cluster():
     assert "silhouette" not in values
 
 
+def test_clustering_metrics_count_clusters_without_the_noise_label():
+    features = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [9.9]])
+    values = clustering_metrics(None, np.array([0, 0, 0, 1, 1, -1]), features)
+    assert values["n_clusters"] == 2  # -1 is noise, not a cluster
+    assert values["noise_fraction"] == pytest.approx(1 / 6)
+    only_noise = clustering_metrics(None, np.array([-1, -1, -1]), features[:3])
+    assert only_noise == {"n_clusters": 0, "noise_fraction": 1.0}
+
+
+def test_noise_fraction_is_zero_for_a_noise_finding_clusterer_that_found_none_and_absent_for_kmeans():
+    from sklearn.cluster import DBSCAN, KMeans
+
+    features = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    assert clustering_metrics(None, labels, features, DBSCAN())["noise_fraction"] == 0.0
+    kmeans = KMeans(n_clusters=2, n_init=1, random_state=0).fit(features)
+    values = clustering_metrics(None, kmeans.labels_, features, kmeans)
+    assert "noise_fraction" not in values
+    assert values["n_clusters"] == 2
+
+
+def test_evaluate_dbscan_uses_the_labels_it_fitted_and_refuses_other_rows():
+    X = pd.DataFrame({"a": [0.0, 0.1, 0.2, 5.0, 5.1, 5.2, 50.0]})
+    spec = {"estimator": "sklearn.cluster.DBSCAN", "params": {"eps": 0.5, "min_samples": 2}, "fit_on": "all",
+            "scale": False}
+    model, _ = fit_model(spec, X, None, "clustering")
+    values, predictions = evaluate(model, X, None, "clustering")
+    assert predictions["prediction"].tolist() == [0, 0, 0, 1, 1, 1, -1]
+    assert values["n_clusters"] == 2
+    assert values["noise_fraction"] == pytest.approx(1 / 7)
+    with pytest.raises(ModelSpecError, match="DBSCAN has no predict: it labels only the 7 rows it was fitted on, "
+                                             "not 3 other rows"):
+        evaluate(model, X.head(3), None, "clustering")
+
+
+# ---------------------------------------------------------------- baseline_metrics
+
+def test_classification_baseline_always_predicts_the_training_majority():
+    # training: 70 % class 0; test: 60 % class 0
+    values = baseline_metrics(pd.Series([0] * 7 + [1] * 3), pd.Series([0] * 6 + [1] * 4), "classification")
+    assert values["model"] == "DummyClassifier(strategy='prior')"
+    assert values["accuracy"] == pytest.approx(0.6)  # the share of the majority class among the test rows
+    assert values["balanced_accuracy"] == pytest.approx(0.5)  # 1 / 2 classes
+    assert values["f1_macro"] == pytest.approx((2 * 0.6 / 1.6 + 0) / 2)
+    assert values["roc_auc"] == pytest.approx(0.5)  # the same probability for every row
+    assert "confusion_matrix" not in values
+
+
+def test_multiclass_baseline_scores_one_over_the_number_of_classes():
+    values = baseline_metrics(pd.Series(list("aaaabbc")), pd.Series(list("aabbcc")), "classification")
+    assert values["accuracy"] == pytest.approx(2 / 6)  # 'a', the training majority, is 2 of 6 test rows
+    assert values["balanced_accuracy"] == pytest.approx(1 / 3)
+    assert values["roc_auc"] == pytest.approx(0.5)
+
+
+def test_regression_baseline_predicts_the_training_mean():
+    values = baseline_metrics(pd.Series([1.0, 2.0, 3.0, 6.0]), pd.Series([2.0, 4.0, 7.0]), "regression")
+    # the training mean is 3: errors -1, 1, 4 on the test rows
+    assert values["model"] == "DummyRegressor(strategy='mean')"
+    assert values["rmse"] == pytest.approx(np.sqrt(18 / 3))
+    assert values["mae"] == pytest.approx(2.0)
+    # the test rows' own mean is 13 / 3: their total sum of squares is 4 + 16 + 49 - 3 * (13 / 3) ** 2 = 38 / 3
+    assert values["r2"] == pytest.approx(1 - 18 / (38 / 3))  # -0.421: the training mean is not the test mean
+
+
+def test_clustering_and_unlabelled_rows_have_no_baseline():
+    assert baseline_metrics(pd.Series([0, 1]), pd.Series([0, 1]), "clustering") is None
+    assert baseline_metrics(None, None, "clustering") is None
+    assert baseline_metrics(None, pd.Series([1.0]), "regression") is None
+
+
 def test_lower_is_better_metrics():
     assert not higher_is_better("rmse")
     assert not higher_is_better("mae")
     assert not higher_is_better("inertia")
+    assert not higher_is_better("noise_fraction")
+    assert higher_is_better("n_clusters")
+    assert higher_is_better("balanced_accuracy")
     assert higher_is_better("accuracy")
     assert higher_is_better("r2")
 
@@ -94,7 +171,7 @@ def small_classification():
 
 def test_evaluate_classification_model_returns_metrics_and_predictions():
     X, y = small_classification()
-    model = fit_model({"estimator": "sklearn.linear_model.LogisticRegression"}, X, y, "classification")
+    model, _ = fit_model({"estimator": "sklearn.linear_model.LogisticRegression"}, X, y, "classification")
     values, predictions = evaluate(model, X, y, "classification")
     assert values["kind"] == "classification"
     assert values["n_samples"] == 8
@@ -108,7 +185,7 @@ def test_evaluate_classification_model_returns_metrics_and_predictions():
 def test_evaluate_regression_model():
     X = pd.DataFrame({"num": [1.0, 2.0, 3.0, 4.0, 5.0]})
     y = pd.Series([2.0, 4.0, 6.0, 8.0, 10.0])
-    model = fit_model({"estimator": "sklearn.linear_model.LinearRegression"}, X, y, "regression")
+    model, _ = fit_model({"estimator": "sklearn.linear_model.LinearRegression"}, X, y, "regression")
     values, predictions = evaluate(model, X, y, "regression")
     assert values["rmse"] == pytest.approx(0.0, abs=1e-9)
     assert values["r2"] == pytest.approx(1.0)
@@ -121,11 +198,13 @@ def test_evaluate_kmeans_reports_inertia_and_label_agreement():
     y = pd.Series([3, 3, 3, 8, 8, 8])
     spec = {"estimator": "sklearn.cluster.KMeans",
             "params": {"n_clusters": 2, "n_init": 2, "random_state": 0}}
-    model = fit_model(spec, X, None, "clustering")
+    model, _ = fit_model(spec, X, None, "clustering")
     values, _ = evaluate(model, X, y, "clustering")
     assert values["v_measure"] == pytest.approx(1.0)
     assert values["inertia"] > 0
     assert values["n_samples"] == 6
+    assert values["n_clusters"] == 2
+    assert "noise_fraction" not in values  # KMeans calls no row noise
     unlabelled, predictions = evaluate(model, X, None, "clustering")
     assert "v_measure" not in unlabelled
     assert "inertia" in unlabelled and "silhouette" in unlabelled

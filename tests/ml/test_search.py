@@ -27,9 +27,11 @@ def noisy_rows(n: int = 40, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, pd.
     return X, label, target
 
 
-def result(point: dict, mean: float) -> dict:
-    return {"point": point, "cv": {"scoring": "accuracy", "folds": 3, "mean": mean, "std": 0.0,
-                                   "scores": [mean] * 3}}
+def result(point: dict, mean: float, model: str | None = None, folds: int = 3) -> dict:
+    """A CrossValidate output (cv.json): the point, its scores, and the model it belongs to."""
+    found = {"point": point, "cv": {"scoring": "accuracy", "folds": folds, "mean": mean, "std": 0.0,
+                                    "scores": [mean] * folds}}
+    return {**found, "model": model} if model else found
 
 
 # ---------------------------------------------------------------- grid_points
@@ -86,13 +88,25 @@ def test_the_score_equals_sklearns_shuffled_cross_val_score(kind, spec, splitter
     X, y_class, y_value = noisy_rows()
     y = y_class if kind == "classification" else y_value
     got = cross_validate(spec, X, y, kind, folds=folds, seed=seed)
-    expected = cross_val_score(build_model(spec, X), X, y, cv=splitter(folds, shuffle=True, random_state=seed),
-                               scoring=scoring)
+    model, _ = build_model(spec, X, kind, seed=seed)
+    expected = cross_val_score(model, X, y, cv=splitter(folds, shuffle=True, random_state=seed), scoring=scoring)
     assert (got["scoring"], got["folds"]) == (scoring, folds)
     assert got["scores"] == pytest.approx(expected.tolist(), abs=1e-12)
     assert got["mean"] == pytest.approx(expected.mean(), abs=1e-12)
     assert got["std"] == pytest.approx(expected.std(), abs=1e-12)
     assert all(isinstance(s, float) for s in [got["mean"], got["std"], *got["scores"]])
+
+
+def test_cross_validation_encodes_columns_as_the_dataset_says():
+    X, y, _ = noisy_rows()
+    encoding = {"plan": "ordinal"}
+    got = cross_validate(LOGREG, X, y, "classification", folds=3, seed=5, roles={"x": "numeric"}, encoding=encoding)
+    model, plan = build_model(LOGREG, X, "classification", roles={"x": "numeric"}, encoding=encoding, seed=5)
+    assert plan["plan"]["encoding"] == "ordinal"
+    expected = cross_val_score(model, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=5), scoring="accuracy")
+    assert got["scores"] == pytest.approx(expected.tolist(), abs=1e-12)
+    onehot = cross_validate(LOGREG, X, y, "classification", folds=3, seed=5)
+    assert onehot["scores"] != got["scores"]  # the encoding reached the folds
 
 
 def test_clustering_cannot_be_cross_validated():
@@ -138,8 +152,41 @@ def test_best_point_for_r2_prefers_the_least_negative():
 
 def test_search_summary_lists_every_point_and_names_the_winner():
     results = [result({"C": 0.1}, 0.70), result({"C": 1.0}, 0.85)]
-    summary = search_summary(results, folds=3)
-    assert summary == {"scoring": "accuracy", "folds": 3, "points": results, "best": {"C": 1.0}}
+    summary = search_summary(results)
+    assert summary == {"scoring": "accuracy", "folds": 3, "points": results, "best": {"C": 1.0}, "best_model": None}
+
+
+def test_search_summary_takes_the_folds_from_the_results():
+    results = [result({"C": 0.1}, 0.70, "logreg", folds=7), result({"C": 1.0}, 0.85, "logreg", folds=7)]
+    summary = search_summary(results)
+    assert summary["folds"] == 7
+    assert (summary["best"], summary["best_model"]) == ({"C": 1.0}, "logreg")
+
+
+def test_search_summary_across_candidate_models_names_the_best_model_and_point():
+    results = [result({"C": 0.1}, 0.70, "logreg"), result({"C": 1.0}, 0.80, "logreg"),
+               result({"max_depth": 2}, 0.90, "tree"), result({"max_depth": 8}, 0.75, "tree"),
+               result({}, 0.85, "forest")]
+    summary = search_summary(results)
+    assert summary == {"scoring": "accuracy", "folds": 3, "points": results, "best": {"max_depth": 2},
+                       "best_model": "tree"}
+
+
+def test_search_summary_on_a_tie_between_models_keeps_the_first_candidate():
+    results = [result({}, 0.80, "logreg"), result({"max_depth": 2}, 0.80, "tree")]
+    assert (search_summary(results)["best_model"], search_summary(results)["best"]) == ("logreg", {})
+    assert search_summary(results[::-1])["best_model"] == "tree"
+
+
+def test_search_summary_of_two_real_candidates_picks_the_better_cross_validated_one():
+    X, y, _ = noisy_rows(60)
+    tree = {"estimator": "sklearn.tree.DecisionTreeClassifier", "params": {"max_depth": 1, "random_state": 0}}
+    candidates = {"constant": {"estimator": "sklearn.dummy.DummyClassifier"}, "tree": tree}
+    results = [{"point": {}, "cv": cross_validate(spec, X, y, "classification", folds=3, seed=0), "model": name}
+               for name, spec in candidates.items()]
+    summary = search_summary(results)
+    assert results[1]["cv"]["mean"] > results[0]["cv"]["mean"]  # one split on x beats the majority class
+    assert (summary["best_model"], summary["best"], summary["folds"]) == ("tree", {}, 3)
 
 
 def test_search_summary_of_real_cross_validation_results_feeds_with_point():
@@ -147,8 +194,8 @@ def test_search_summary_of_real_cross_validation_results_feeds_with_point():
     spec = {**RIDGE, "grid": {"alpha": [1e4, 0.1]}}  # a huge penalty flattens the fit: 0.1 wins
     results = [{"point": point, "cv": cross_validate(with_point(spec, point), X, y, "regression", folds=2, seed=0)}
                for point in grid_points(spec["grid"])]
-    summary = search_summary(results, folds=2)
-    assert summary["scoring"] == "r2"
+    summary = search_summary(results)
+    assert (summary["scoring"], summary["folds"]) == ("r2", 2)
     assert results[1]["cv"]["mean"] > results[0]["cv"]["mean"]
     assert summary["best"] == {"alpha": 0.1}
     assert with_point(spec, summary["best"]) == {"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 0.1}}

@@ -82,7 +82,7 @@ def test_schema_change_is_gated_on_floors_when_production_cannot_score(workspace
     assert run.returncode == 0, run.output
     verdict = json.loads(next((workspace.data / "verdicts").rglob("2026-01-02/*/verdict.json")).read_text())
     assert verdict["passed"]
-    assert verdict["note"] == "production v0001 needs column(s) today's data lacks (region): floors only"
+    assert verdict["note"] == "production v0001 needs column(s) today's data lacks (region): floors and baseline only"
     assert workspace.production("customers") == "v0002"
 
 

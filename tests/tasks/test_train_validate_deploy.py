@@ -113,8 +113,8 @@ def test_worse_candidate_is_rejected_and_production_stays(deployed):
     assert ws.production() == "v0001"
     [rejected] = [e for e in ws.history() if e["event"] == "rejected"]
     assert rejected["version"] == "v0002"
-    assert rejected["reasons"][-1].startswith("accuracy 0.") and "vs production v0001 0.9778: beyond tolerance 0.01" \
-        in rejected["reasons"][-1]
+    reason = rejected["reasons"][-1]
+    assert reason.startswith("balanced_accuracy 0.") and "vs production v0001 0.9777: beyond tolerance 0.01" in reason
     decision = ws.read_json("decisions", "2026-01-02", "decision.json")
     assert (decision["decision"], decision["production_before"], decision["production_after"]) == \
         ("rejected", "v0001", "v0001")
@@ -129,7 +129,7 @@ def test_metric_floor_rejects_the_first_candidate(workspace):
     assert workspace.production() is None
     verdict = workspace.read_json("verdicts", "2026-01-01", "verdict.json")
     assert not verdict["passed"] and verdict["reasons"][0].endswith("< 0.9999")
-    assert verdict["note"] == "no production model yet: floors only"
+    assert verdict["note"] == "no production model yet: floors and baseline only"
 
 
 def test_rollback_restores_the_previous_version_on_either_store(any_store):

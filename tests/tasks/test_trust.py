@@ -71,13 +71,13 @@ def test_promoting_a_rejected_version_by_hand_needs_force_and_its_rejection_stay
     with_params(ws, "{ max_iter = 2000, C = 0.0001 }")
     assert ws.run("TrainValidateDeploy", DAY2).returncode == 0
     refused = ws.main("registry", "promote", "v0002")
-    assert error_line(refused).startswith("error: digits/logreg: v0002 was rejected by the gate (accuracy 0.")
+    assert error_line(refused).startswith("error: digits/logreg: v0002 was rejected by the gate (balanced_accuracy 0.")
     assert error_line(refused).endswith("); promote it anyway with --force")
     assert ws.production() == "v0001"
 
     forced = ws.main("registry", "promote", "v0002", "--force")
     assert forced.returncode == 0, forced.stderr
-    assert forced.stderr.startswith("warning: v0002 was rejected by the gate (accuracy 0.")
+    assert forced.stderr.startswith("warning: v0002 was rejected by the gate (balanced_accuracy 0.")
     assert ws.history()[-1]["reason"].startswith("promoted by hand with --force over the gate's rejection")
     assert ws.main("registry", "rollback").returncode == 0
     rows = {r["version"]: r for r in ws.registry_list()}
@@ -141,7 +141,7 @@ def test_a_damaged_version_is_listed_as_damaged_and_cannot_be_promoted(deployed,
     listed = ws.main("registry", "list")
     assert listed.returncode == 1
     assert listed.stdout.splitlines()[1:] == [
-        "digits   logreg  v0001    production  2026-01-01  accuracy=0.9778",
+        "digits   logreg  v0001    production  2026-01-01  balanced_accuracy=0.9777",
         "digits   logreg  v0002    damaged"]
     assert error_line(listed).startswith(f"error: {damaged}: ")
     promote = ws.main("registry", "promote", "v0002")
@@ -162,7 +162,7 @@ def test_an_unusable_production_model_does_not_block_new_candidates(deployed, we
     verdict = ws.read_json("verdicts", "2026-01-02", "verdict.json")
     assert verdict["passed"] and verdict["production_version"] is None
     assert verdict["note"].startswith(f"production v0001 cannot be loaded ({model}: ")
-    assert verdict["note"].endswith("): floors only")
+    assert verdict["note"].endswith("): floors and baseline only")
     assert ws.production() == "v0002"
     assert [p["event"] for p in webhook.posts] == ["production_unusable", "promoted"]
     assert webhook.posts[0]["version"] == "v0001" and str(model) in webhook.posts[0]["reasons"][0]
