@@ -193,7 +193,8 @@ def cmd_report(args) -> int:
     from pipeline.report import text_summary
     from pipeline.tasks.report import RunReport
 
-    reports = RunReport.committed(dataset=args.dataset, model=args.model)
+    model = args.model or (_deployment(args.dataset) if args.dataset else None)  # a dataset: its deployment's
+    reports = RunReport.committed(dataset=args.dataset, model=model)
     if not reports:
         raise PipelineError(f"no run reports under {settings.store().url(RunReport.stage)} yet "
                             "(TrainValidateDeploy writes them)")
@@ -248,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="CSV or Parquet file (a path or an s3:// URL) with the model's feature columns")
     predict.add_argument("--output", required=True, help="where to write predictions (.parquet, .pq or .csv)")
 
-    command(commands, "report", cmd_report, "print the latest run report and the registry history", filters=True)
+    command(commands, "report", cmd_report, "print the latest run report and the registry history (with --dataset: "
+            "of its deployment, unless --model names another)", filters=True)
 
     invalidate = command(commands, "invalidate", cmd_invalidate,
                          "move a task's outputs and everything downstream of it (for one run) to data_dir/trash")

@@ -25,12 +25,13 @@ def check_input(frame, card: dict, label: str) -> None:
     for name, kind in card["features"].items():
         series = frame[name]
         if kind == "date":
-            bad = as_timestamps(series).isna() & series.notna()
+            bad = as_timestamps(series, card.get("encoding", {}).get(name, {}).get("format")).isna() & series.notna()
             if bad.any():
                 raise DataError(f"{label}: column '{name}' must hold dates, found {int(bad.sum())} value(s) that are "
                                 f"not (e.g. {series[bad].head(3).tolist()})")
-        if kind == "numeric" and not (pd.api.types.is_numeric_dtype(series) or series.isna().all()):
-            bad = pd.to_numeric(series, errors="coerce").isna() & series.notna()
+        bad = pd.to_numeric(series, errors="coerce").isna() & series.notna() \
+            if kind == "numeric" and not pd.api.types.is_numeric_dtype(series) else None
+        if bad is not None and bad.any():  # numbers stored as text are fine: the model reads them as numbers
             raise DataError(f"{label}: column '{name}' must be numeric, found {series.dtype} "
                             f"(e.g. {series[bad].head(3).tolist()})")
         if pd.api.types.is_float_dtype(series):

@@ -94,3 +94,10 @@ def test_an_inductive_clusterer_scores_new_rows_by_its_clusters():
     card = {"features": {"a": "numeric", "b": "numeric"}, "kind": "clustering", "model": "dbscan", "model_spec": spec}
     scored = score_frame(pd.DataFrame({"a": [5.05, 0.05], "b": [7.05, 1.0]}), model, card, "in.csv")
     assert scored["prediction"].tolist() == [1, 0]
+
+
+def test_numbers_stored_as_text_in_a_numeric_feature_are_scored_as_numbers(model):
+    as_text = pd.DataFrame({"size": pd.Series(["6", "1.0"], dtype="string"), "colour": ["g", "r"]})
+    as_numbers = pd.DataFrame({"size": [6.0, 1.0], "colour": ["g", "r"]})
+    assert score_frame(as_text, model, CARD, "in.parquet")["prediction"].tolist() == \
+        score_frame(as_numbers, model, CARD, "in.parquet")["prediction"].tolist() == [1, 0]

@@ -104,8 +104,8 @@ MINORITY_SHARE = 0.10
 
 
 def validate_frame(frame: pd.DataFrame, *, target: str | None, problem: str, checks: dict,
-                   roles: dict | None = None) -> dict:
-    """Check a frame against the always-on rules, the declared column `roles` and `checks`.
+                   roles: dict | None = None, encoding: dict | None = None) -> dict:
+    """Check a frame against the always-on rules, the declared column `roles` and `encoding`, and `checks`.
 
     Returns a report; `report["violations"]` lists what failed as {column, rule, detail}, and
     `report["warnings"]` what passed but deserves a look (a strong class imbalance).
@@ -136,6 +136,7 @@ def validate_frame(frame: pd.DataFrame, *, target: str | None, problem: str, che
     if not violations:
         _check_values(usable, target, problem, checks, fail)
         _check_roles(usable, target, roles or {}, fail)
+        _check_encoding(usable, roles or {}, encoding or {}, fail)
 
     report = {
         "rows": int(len(frame)),
@@ -169,6 +170,17 @@ def class_imbalance(counts: pd.Series) -> list[str]:
             f"({plain(common)!r}: {share[common]:.1%}); always predicting {plain(common)!r} scores accuracy "
             f"{share[common]:.3f}, so compare on balanced_accuracy or roc_auc, not accuracy (and consider "
             'class_weight = "balanced" in the model\'s params)']
+
+
+def _check_encoding(frame, roles, encoding, fail):
+    from pipeline.ml.features import column_kind
+
+    for column in encoding:
+        if column not in frame.columns:
+            fail(column, "encoding", f"column named in encoding is missing (columns: {name_list(frame.columns)})")
+        elif (kind := column_kind(frame[column], roles.get(column))) != "categorical":
+            fail(column, "encoding", f"only categorical columns are encoded, and this one is {kind} "
+                 f'(declare roles.{column} = "categorical" to encode it)')
 
 
 def _check_roles(frame, target, roles, fail):

@@ -95,8 +95,9 @@ def encoding_plan(X: pd.DataFrame, *, roles: dict | None = None, overrides: dict
         if kind == "numeric":
             plan[name] = {"kind": kind, "encoding": "scaled" if scale else "as is"}
         elif kind == "date":
-            parts = date_parts(X[name])
-            plan[name] = {"kind": kind, "encoding": "date parts", "parts": parts}
+            how = date_format(X[name])
+            parts = date_parts(X[name], how)
+            plan[name] = {"kind": kind, "encoding": "date parts", "parts": parts, "format": how}
             if learner == "linear":
                 plan[name]["onehot_parts"] = [part for part in parts if part in PERIODIC_PARTS]
         else:
@@ -109,8 +110,8 @@ def encoding_plan(X: pd.DataFrame, *, roles: dict | None = None, overrides: dict
             entry = {"kind": kind, "encoding": encoding, "categories": categories, "chosen_by": chosen_by}
             if encoding == "onehot" and chosen_by == "rule" and categories > ONEHOT_MAX:
                 entry["folded"] = categories - (ONEHOT_MAX - 1)  # into one "infrequent" column
-            if encoding == "ordinal" and learner == "native":
-                entry["native"] = True
+            if encoding == "ordinal" and learner == "native" and categories <= NATIVE_MAX:
+                entry["native"] = True  # beyond 255 categories, plain codes: HistGradientBoosting refuses more
             plan[name] = entry
     return plan
 
@@ -123,38 +124,55 @@ def _rule(categories: int, learner: str, supervised: bool) -> str:
     return "target"
 
 
-def date_parts(series: pd.Series) -> list[str]:
+def date_parts(series: pd.Series, how: str | None = None) -> list[str]:
     """The parts a date column becomes: the hour too when some value has a time of day."""
-    stamps = as_timestamps(series).dropna()
+    stamps = as_timestamps(series, how).dropna()
     has_time = bool(len(stamps)) and bool((stamps.dt.hour != 0).any() or (stamps.dt.minute != 0).any())
     return [*DATE_PARTS, *(("hour",) if has_time else ())]
 
 
-def as_timestamps(series: pd.Series) -> pd.Series:
-    """Timestamps (naive, in UTC) of a date column: a timestamp type, date objects or date text."""
+def as_timestamps(series: pd.Series, how: str | None = None) -> pd.Series:
+    """Timestamps (naive, in UTC) of a date column: a timestamp type, date objects or date text,
+    read in the format `how` (see date_format; default: the column's own)."""
     if pd.api.types.is_datetime64_any_dtype(series):
         stamps = series
     else:
-        stamps = _parse_dates(series.astype(object).where(series.notna(), None), int(series.isna().sum()))
+        values = series.astype(object).where(series.notna(), None)
+        stamps = _read_dates(values, how or date_format(series))
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
     return stamps
 
 
-def _parse_dates(values: pd.Series, missing: int) -> pd.Series:
-    """ISO dates, else one format for the whole column (inferred month-first, then day-first:
-    "31/05/2024" and "01/12/2022" are both day-first), else each value on its own."""
+def date_format(series: pd.Series) -> str:
+    """How a text date column is read: "ISO8601", else one format that reads every value (guessed
+    month-first, then day-first: "31/05/2024" and "01/12/2022" are both day-first), else "mixed"
+    (each value on its own). The plan records it from the training rows and every later batch is
+    read the same way, so "06/08/2024" means the same day at training and at predict time."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "ISO8601"
     import warnings
 
-    best = None
-    for how in ({"format": "ISO8601"}, {"dayfirst": False}, {"dayfirst": True}, {"format": "mixed"}):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "could not infer format": the next way is tried
-            stamps = pd.to_datetime(values, errors="coerce", utc=True, **how)
-        if stamps.isna().sum() == missing:
-            return stamps
-        best = stamps if best is None or stamps.isna().sum() < best.isna().sum() else best
-    return best
+    from pandas.tseries.api import guess_datetime_format
+
+    values = series.astype(object).where(series.notna(), None)
+    missing = int(series.isna().sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "parsing dates in %d/%m/%Y format when dayfirst=False"
+        guesses = [guess_datetime_format(value, dayfirst=dayfirst)
+                   for value in values.dropna().astype(str).head(20) for dayfirst in (False, True)]
+    for how in dict.fromkeys(["ISO8601", *(g for g in guesses if g)]):
+        if int(_read_dates(values, how).isna().sum()) == missing:
+            return how
+    return "mixed"
+
+
+def _read_dates(values: pd.Series, how: str) -> pd.Series:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' notes on formats it was told to use
+        return pd.to_datetime(values, errors="coerce", utc=True, format=how)
 
 
 def categories_of(series: pd.Series) -> pd.Series:
@@ -196,8 +214,9 @@ def as_numbers(X):
 class DateParts(TransformerMixin, BaseEstimator):
     """Date columns -> numeric parts (NaN where a date is missing or does not parse)."""
 
-    def __init__(self, parts=None):
+    def __init__(self, parts=None, formats=None):
         self.parts = parts
+        self.formats = formats  # how each column's text is read (DATE_FORMATS), from the training rows
 
     def fit(self, X, y=None):
         frame = pd.DataFrame(X)
@@ -208,8 +227,9 @@ class DateParts(TransformerMixin, BaseEstimator):
     def transform(self, X):
         frame = pd.DataFrame(X)
         columns = []
-        for (name, parts) in zip(frame.columns, self.parts):
-            stamps = as_timestamps(frame[name])
+        formats = self.formats or [None] * len(self.parts)
+        for name, parts, how in zip(frame.columns, self.parts, formats):
+            stamps = as_timestamps(frame[name], how)
             for part in parts:
                 columns.append(getattr(stamps.dt, _ATTRIBUTE.get(part, part)).astype("float64")
                                .to_numpy(na_value=np.nan))
@@ -241,7 +261,8 @@ def build_preprocessor(plan: dict[str, dict], *, learner: str = "linear", scale:
                                                        encoded_missing_value=missing))],
         "numeric": [("numbers", FunctionTransformer(as_numbers, feature_names_out="one-to-one")),
                     ("impute", SimpleImputer(strategy="median"))],
-        "date": [("parts", DateParts([plan[c]["parts"] for c in by.get("date", [])])),
+        "date": [("parts", DateParts([plan[c]["parts"] for c in by.get("date", [])],
+                                     [plan[c].get("format") for c in by.get("date", [])])),
                  ("impute", SimpleImputer(strategy="median", keep_empty_features=True))],
         "onehot": [to_text, ("impute", SimpleImputer(strategy="most_frequent")),
                    ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False))],

@@ -14,6 +14,8 @@ METRICS = {
 ALL_METRICS = frozenset(m for names in METRICS.values() for m in names)
 LOWER_IS_BETTER = frozenset({"rmse", "mae", "inertia", "noise_fraction"})
 GATE_OPTIONS = ("tolerance", "compare")
+# How much better than its baseline a candidate must be (relative to the baseline's size).
+BASELINE_MARGIN = 1e-6
 
 
 def higher_is_better(metric: str) -> bool:
@@ -69,6 +71,12 @@ def decide(candidate: dict, gate: dict, production: dict | None = None,
                        "reason": f"compare metric {metric} is not computed for {candidate.get('kind')} models"})
     else:
         baseline = candidate.get("baseline") or {}
+        if candidate.get("kind") == "clustering" and candidate.get("n_clusters", 2) < 2:
+            checks.append({"rule": "at least 2 clusters", "passed": False, "value": candidate["n_clusters"],
+                           "reason": f"found {candidate['n_clusters']} cluster(s)"
+                                     + (f" ({candidate['noise_fraction']:.0%} of rows are noise)"
+                                        if candidate.get("noise_fraction") else "")
+                                     + ": a clustering needs at least 2"})
         if isinstance(baseline.get(metric), (int, float)):
             checks.append(_beats_baseline(metric, candidate[metric], baseline[metric], baseline["model"]))
         if production is not None:
@@ -95,7 +103,8 @@ def decide(candidate: dict, gate: dict, production: dict | None = None,
 
 
 def _beats_baseline(metric, candidate, baseline, model):
-    ok = candidate > baseline if higher_is_better(metric) else candidate < baseline
+    margin = BASELINE_MARGIN * max(1.0, abs(baseline))  # a heavily regularised model is the mean, up to rounding
+    ok = candidate > baseline + margin if higher_is_better(metric) else candidate < baseline - margin
     return {"rule": f"{metric} better than the baseline", "passed": ok, "value": candidate, "baseline": baseline,
             "reason": f"{metric} {candidate:.4f} vs baseline {baseline:.4f} ({model}): "
                       + ("better" if ok else "not better than a model that ignores the features")}

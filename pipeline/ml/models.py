@@ -95,6 +95,13 @@ def make_estimator(spec: dict, key: str = ""):
 def check_spec(spec: dict) -> None:
     """Everything about a model spec that can be known before data: ModelSpecError naming the key."""
     estimator = make_estimator(spec)
+    try:
+        is_clusterer(estimator)  # reads the tags of every estimator inside it
+    except AttributeError:
+        functions = [name for name, value in spec.get("params", {}).items() if isinstance(value, dict)
+                     and "function" in value]
+        raise ModelSpecError('expected an estimator table ({ estimator = "..." }), got a function',
+                             f"params.{functions[0]}" if functions else "params") from None
     inductive = spec.get("inductive")
     if inductive is not None:
         if not is_clusterer(estimator) or hasattr(estimator, "predict"):

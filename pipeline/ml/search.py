@@ -1,4 +1,5 @@
-"""Hyperparameter search: the points of a grid, each scored by k-fold cross-validation.
+"""Hyperparameter search and model selection: grid points and candidate models, each scored by
+k-fold cross-validation on the metric the gate compares on.
 
 Light at import (the task graph needs `grid_points` before anything runs); scikit-learn is
 imported when a point is scored.
@@ -7,7 +8,27 @@ from __future__ import annotations
 
 import itertools
 
-CV_SCORING = {"classification": "accuracy", "regression": "r2"}
+from pipeline.ml.gate import higher_is_better, primary_metric
+
+# scikit-learn's scorer for each metric a search can be decided on. It negates errors; the
+# results here are in the metric's own units (an rmse is positive, and lower is better).
+SCORERS = {"accuracy": "accuracy", "balanced_accuracy": "balanced_accuracy", "f1_macro": "f1_macro",
+           "roc_auc": "roc_auc_ovr", "rmse": "neg_root_mean_squared_error", "mae": "neg_mean_absolute_error",
+           "r2": "r2"}
+
+
+def search_metric(kind: str, compare: str | None = None) -> str:
+    """What points and candidates are compared on: the gate's `compare` metric, else the default
+    for the problem kind (balanced_accuracy, rmse), so the search wants what the gate wants."""
+    from pipeline.ml.errors import ModelSpecError
+
+    if kind not in ("classification", "regression"):
+        raise ModelSpecError(f"a search grid or several models need a classification or regression problem, not {kind}")
+    metric = compare or primary_metric({"kind": kind})
+    if metric not in SCORERS:
+        raise ModelSpecError(f"compare = {metric!r} cannot score cross-validation folds (use one of "
+                             f"{', '.join(SCORERS)})", "compare")
+    return metric
 
 
 def grid_points(grid: dict) -> list[dict]:
@@ -21,8 +42,8 @@ def with_point(spec: dict, point: dict) -> dict:
     return {**{k: v for k, v in spec.items() if k != "grid"}, "params": {**spec.get("params", {}), **point}}
 
 
-def cross_validate(spec: dict, X, y, kind: str, *, folds: int, seed: int, roles: dict | None = None,
-                   encoding: dict | None = None) -> dict:
+def cross_validate(spec: dict, X, y, kind: str, *, folds: int, seed: int, compare: str | None = None,
+                   roles: dict | None = None, encoding: dict | None = None) -> dict:
     """The k-fold score of a spec on the rows given (the training split: the test split stays unseen).
 
     Preprocessing is fitted inside each fold, so no fold's statistics leak into another. The same
@@ -33,24 +54,27 @@ def cross_validate(spec: dict, X, y, kind: str, *, folds: int, seed: int, roles:
     from pipeline.ml.errors import ModelSpecError
     from pipeline.ml.models import build_model
 
-    if kind not in CV_SCORING:
-        raise ModelSpecError(f"a search grid needs a classification or regression problem, not {kind}")
+    metric = search_metric(kind, compare)
     splitter = (StratifiedKFold if kind == "classification" else KFold)(folds, shuffle=True, random_state=seed)
     try:
         model, _ = build_model(spec, X, kind, roles=roles, encoding=encoding, seed=seed)
-        scores = cross_val_score(model, X, y, cv=splitter, scoring=CV_SCORING[kind], error_score="raise")
+        scores = cross_val_score(model, X, y, cv=splitter, scoring=SCORERS[metric], error_score="raise")
     except ModelSpecError:
         raise
     except (TypeError, ValueError) as exc:
         raise ModelSpecError(f"estimator '{spec['estimator']}' with {spec.get('params', {})} failed to fit: {exc}") \
             from None
-    return {"scoring": CV_SCORING[kind], "folds": folds, "mean": float(scores.mean()), "std": float(scores.std()),
+    if SCORERS[metric].startswith("neg_"):
+        scores = -scores
+    return {"scoring": metric, "folds": folds, "mean": float(scores.mean()), "std": float(scores.std()),
             "scores": [float(s) for s in scores]}
 
 
 def best_point(results: list[dict]) -> dict:
-    """The result with the highest mean CV score; on a tie, the first in grid (and candidate) order."""
-    return max(results, key=lambda result: result["cv"]["mean"])
+    """The result with the best mean CV score (highest, or lowest for an error such as rmse); on a
+    tie, the first in grid (and candidate) order."""
+    pick = max if higher_is_better(results[0]["cv"]["scoring"]) else min
+    return pick(results, key=lambda result: result["cv"]["mean"])
 
 
 def search_summary(results: list[dict]) -> dict:

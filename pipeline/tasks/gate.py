@@ -1,7 +1,7 @@
-from pipeline import notify
+from pipeline import notify, settings
 from pipeline.errors import IntegrityError, RegistryError
 from pipeline.formats import write_json
-from pipeline.registry import load_trained
+from pipeline.registry import Registry, load_trained
 from pipeline.settings import gate_spec
 from pipeline.tasks.evaluate import EvaluateModel
 from pipeline.tasks.model import ModelTask
@@ -42,31 +42,50 @@ class ValidateModel(ModelTask):
 
     def compare_with_production(self, kind: str) -> tuple[str | None, dict, str]:
         """The live version, both models' metrics on the rows the gate compares them on, and how
-        those were chosen. A production model that cannot be loaded is alerted and not compared:
-        refusing every candidate until someone repairs it would stop the pipeline for good."""
+        those were chosen. When this registry has none yet because the dataset's deployment changed
+        (its `models` were edited), the candidate is compared with the model that was serving."""
+        registry = self.registry()
+        version = registry.production_version()
+        if version is not None:
+            return (version, *self.compare_with(registry, version, kind))
+        previous = self.previous_deployment()
+        if previous is None:
+            return None, {}, "no production model yet: floors and baseline only"
+        comparison, note = self.compare_with(previous, previous.production_version(), kind, name=f"{previous} ")
+        return None, comparison, f"{registry} has no production model yet; the dataset was served by {previous}: {note}"
+
+    def previous_deployment(self) -> Registry | None:
+        """The registry of this dataset whose production model was set last, if this task is the
+        dataset's deployment and that registry is another one."""
+        if self.model != settings.default_model(self.dataset):
+            return None
+        live = [(r.production(), r) for r in Registry.all(self.dataset) if r.model != self.model]
+        live = [(pointer, r) for pointer, r in live if pointer and pointer["version"]]
+        return max(live, key=lambda found: found[0].get("since", ""))[1] if live else None
+
+    def compare_with(self, registry: Registry, version: str, kind: str, name: str = "") -> tuple[dict, str]:
+        """Production's and the candidate's metrics on the same rows, and how those were chosen. A
+        production model that cannot be loaded is alerted and not compared: refusing every candidate
+        until someone repairs it would stop the pipeline for good."""
         from pipeline.ml.gate import comparison_rows, shown_metrics
         from pipeline.ml.models import can_score_new_rows
 
-        registry = self.registry()
-        version = registry.production_version()
-        if version is None:
-            return None, {}, "no production model yet: floors and baseline only"
+        label = f"{name}{version}"
         try:
             _, production, card = registry.load_production()
         except (IntegrityError, RegistryError) as exc:
             notify.production_unusable(registry, version, exc)
-            return version, {}, f"production {version} cannot be loaded ({exc}): floors and baseline only"
+            return {}, f"production {label} cannot be loaded ({exc}): floors and baseline only"
         if not can_score_new_rows(production):
-            return version, {"production": shown_metrics(card.get("metrics", {})), "production_version": version}, \
-                f"production {version} labels only the rows it was fitted on (no predict): compared on the metrics " \
+            return {"production": shown_metrics(card.get("metrics", {})), "production_version": label}, \
+                f"production {label} labels only the rows it was fitted on (no predict): compared on the metrics " \
                 "it was registered with"
-        rows, note = comparison_rows(self.rows("test"), production_version=version,
-                                     production_features=card["features"],
+        rows, note = comparison_rows(self.rows("test"), production_version=label, production_features=card["features"],
                                      production_train_rows=registry.train_rows(version),
                                      fit_on=self.model_spec()["fit_on"])
         if rows is None:
-            return version, {"production_version": version}, note
+            return {"production_version": label}, note
         candidate, _ = load_trained(self.input()["model"])
-        scored = {name: self.score(model, rows, kind)[0]
-                  for name, model in (("production", production), ("candidate_same_rows", candidate))}
-        return version, {**scored, "production_version": version}, note
+        scored = {key: self.score(model, rows, kind)[0]
+                  for key, model in (("production", production), ("candidate_same_rows", candidate))}
+        return {**scored, "production_version": label}, note

@@ -25,11 +25,16 @@ class TrainingTask(ModelTask):
         done = super().complete()
         if not done:  # check the specs, and import the estimators' modules before Luigi forks (base._preload)
             from pipeline.ml.errors import ModelSpecError
-            from pipeline.ml.models import check_spec
+            from pipeline.ml.models import check_spec, problem_kind
 
+            problem = self.data_spec()["problem"]
             for name, spec in self.candidates().items():
                 try:
                     check_spec(spec)
+                    if len(self.candidates()) > 1 and problem_kind(spec, problem) == "clustering":
+                        raise ModelSpecError(f"'{spec['estimator']}' is a clusterer; the candidates of a "
+                                             f"{problem} dataset's models are compared by cross-validation")
+                    problem_kind(spec, problem)
                 except ModelSpecError as exc:
                     raise ConfigError(f"{settings.pipeline().config}: models.{name}.{exc.key}: {exc}") from None
         return done
@@ -38,6 +43,13 @@ class TrainingTask(ModelTask):
         """The model specs this task may fit: its own, or each candidate of a dataset's "best"."""
         spec = self.model_spec()
         return spec["select"] if "select" in spec else {self.model: spec}
+
+    def metric(self) -> str:
+        """The metric a search or selection is decided on (pipeline/ml/search.py), without the data."""
+        from pipeline.ml.gate import primary_metric
+
+        compare = getattr(self, "compare", None) or settings.gate_spec(self.dataset, self.model).get("compare")
+        return compare or primary_metric({"kind": self.data_spec()["problem"]})
 
     def shaping(self) -> dict:
         """What of the dataset shapes a fit besides the data: the column roles and encodings (only
@@ -68,12 +80,14 @@ class CrossValidate(TrainingTask):
     stage = "search"
     CV = "cv.json"
     point = luigi.DictParameter(description="the grid point's params")
+    compare = luigi.Parameter(default="", description="the metric points are compared on: the gate's compare of "
+                                                      "the model they are searched for (default: by problem kind)")
 
     def requires(self):
         return self.split()
 
     def spec(self):
-        return {"model": self.model_spec(), "point": dict(self.point), **self.shaping()}
+        return {"model": self.model_spec(), "point": dict(self.point), "metric": self.metric(), **self.shaping()}
 
     def run(self):
         earlier = self.earlier_output()
@@ -90,7 +104,8 @@ class CrossValidate(TrainingTask):
         folds = spec.get("cv_folds", settings.DEFAULT_CV_FOLDS)
         kind, _, X, y = self.training_data(spec)
         self.set_status_message(f"{folds}-fold cross-validation of {self.model} {dict(self.point)} on {len(X)} rows")
-        return {"point": dict(self.point), "cv": cross_validate(spec, X, y, kind, folds=folds, **self.columns())}
+        return {"point": dict(self.point),
+                "cv": cross_validate(spec, X, y, kind, folds=folds, compare=self.compare or None, **self.columns())}
 
 
 class TrainModel(TrainingTask):
@@ -107,7 +122,8 @@ class TrainModel(TrainingTask):
 
     def requires(self):
         return {"split": self.split(),
-                "search": [CrossValidate(dataset=self.dataset, model=name, date=self.date, point=point)
+                "search": [CrossValidate(dataset=self.dataset, model=name, date=self.date, point=point,
+                                         compare=settings.gate_spec(self.dataset, self.model).get("compare", ""))
                            for name, point in self.search_points()]}
 
     def search_points(self) -> list[tuple[str, dict]]:
@@ -123,7 +139,8 @@ class TrainModel(TrainingTask):
         return self.split()
 
     def spec(self):
-        return {"model": self.model_spec(), **self.shaping()}
+        search = {"search_metric": self.metric()} if self.search_points() else {}
+        return {"model": self.model_spec(), **search, **self.shaping()}
 
     def run(self):
         earlier = self.earlier_output()

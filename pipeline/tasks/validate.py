@@ -22,7 +22,7 @@ class ValidateData(PipelineTask):
 
     def spec(self):
         spec = self.data_spec()
-        return {key: spec[key] for key in ("target", "problem", "checks", "roles") if key in spec}
+        return {key: spec[key] for key in ("target", "problem", "checks", "roles", "encoding") if key in spec}
 
     def run(self):
         from pipeline.ml.data import describe_violations, validate_frame

@@ -424,3 +424,14 @@ def test_xy_without_a_target_column_gives_no_labels():
     X, y = xy(roled(), "label")  # a clustering dataset whose target is not in the file
     assert y is None
     assert "y" in X.columns
+
+
+def test_an_encoding_override_must_name_a_categorical_column_that_exists():
+    df = pd.DataFrame({"x": np.arange(6.0), "plan": list("abcabc"), "y": [0, 1] * 3})
+    report = validate_frame(df, target="y", problem="classification", checks={},
+                            encoding={"plan": "target", "x": "onehot", "gone": "onehot"})
+    assert [(v["column"], v["rule"]) for v in report["violations"]] == [("x", "encoding"), ("gone", "encoding")]
+    assert report["violations"][0]["detail"] == ('only categorical columns are encoded, and this one is numeric '
+                                                 '(declare roles.x = "categorical" to encode it)')
+    assert validate_frame(df, target="y", problem="classification", checks={}, roles={"x": "categorical"},
+                          encoding={"x": "onehot"})["passed"]

@@ -324,14 +324,15 @@ def test_numeric_text_with_the_numeric_role_becomes_its_numbers():
     assert out["n"].tolist() == [1.5, 2.0, 1.75, 1.75]  # None and "x" take the median of 1.5 and 2
 
 
-@pytest.mark.parametrize("text, expected", [
-    (["31/05/2024", "15/01/2023", "28/12/2022"], [(2024, 5, 31), (2023, 1, 15), (2022, 12, 28)]),
-    (["May 31, 2024", "January 15, 2023", "December 1, 2022"], [(2024, 5, 31), (2023, 1, 15), (2022, 12, 1)]),
+@pytest.mark.parametrize("text, expected, how", [
+    (["31/05/2024", "15/01/2023", "28/12/2022"], [(2024, 5, 31), (2023, 1, 15), (2022, 12, 28)], "%d/%m/%Y"),
+    (["May 31, 2024", "January 15, 2023", "December 1, 2022"], [(2024, 5, 31), (2023, 1, 15), (2022, 12, 1)],
+     "%B %d, %Y"),
 ])
-def test_text_dates_in_another_format_are_parsed_when_declared(text, expected):
+def test_text_dates_in_another_format_are_parsed_when_declared(text, expected, how):
     X = pd.DataFrame({"d": text})
     out, _, plan = fitted(X, roles={"d": "date"}, learner="tree", scale=False)
-    assert plan["d"] == {"kind": "date", "encoding": "date parts", "parts": DAY_PARTS}
+    assert plan["d"] == {"kind": "date", "encoding": "date parts", "parts": DAY_PARTS, "format": how}
     assert list(zip(out["d_year"], out["d_month"], out["d_day"])) == expected
 
 
@@ -526,3 +527,12 @@ def test_describe_plan_names_every_encoded_column_and_what_was_folded():
     assert describe_plan(encoding_plan(X, supervised=False)) == (
         "2 numeric (scaled); d: date parts; name: onehot (40 categories, 11 folded into 'infrequent')")
     assert describe_plan(encoding_plan(X)) == "2 numeric (scaled); d: date parts; name: target (40 categories)"
+
+
+def test_the_date_format_found_on_the_training_rows_reads_every_later_batch():
+    train = pd.DataFrame({"d": ["31/05/2024", "15/01/2023", "01/12/2022"]})  # day-first: 31 and 15 say so
+    _, preprocessor, plan = fitted(train, roles={"d": "date"}, learner="tree", scale=False)
+    assert plan["d"]["format"] == "%d/%m/%Y"
+    batch = pd.DataFrame({"d": ["06/08/2024"]})  # on its own it would read as June 8th
+    assert as_timestamps(batch["d"]).tolist() == [pd.Timestamp("2024-06-08")]
+    assert preprocessor.transform(batch)[0][:3].tolist() == [2024.0, 8.0, 6.0]  # 6 August, as in training

@@ -397,3 +397,20 @@ def test_smoke_check_counts_the_predictions_that_differ():
 def test_smoke_check_with_a_missing_prediction_counts_them_all_as_differing():
     message = smoke_check(pd.Series([0, 1, 1]), pd.Series([0, 1]))
     assert message == "3 of 3 held-out predictions differ from the candidate's evaluation"
+
+
+def test_a_candidate_that_is_the_baseline_up_to_rounding_does_not_beat_it():
+    baseline = {"model": "DummyRegressor(strategy='mean')", "rmse": 74.881225489}
+    verdict = decide({**REGRESSOR, "rmse": 74.881225450, "baseline": baseline}, {})
+    assert not verdict["passed"]
+    assert verdict["reasons"] == ["rmse 74.8812 vs baseline 74.8812 (DummyRegressor(strategy='mean')): not better "
+                                  "than a model that ignores the features"]
+    assert decide({**REGRESSOR, "rmse": 74.8, "baseline": baseline}, {})["passed"]
+
+
+def test_a_clustering_with_fewer_than_two_clusters_is_never_promoted():
+    all_noise = {"kind": "clustering", "v_measure": 0.0, "n_clusters": 0, "noise_fraction": 1.0}
+    verdict = decide(all_noise, {"tolerance": 0.05})
+    assert not verdict["passed"]
+    assert verdict["reasons"] == ["found 0 cluster(s) (100% of rows are noise): a clustering needs at least 2"]
+    assert decide({"kind": "clustering", "v_measure": 0.6, "n_clusters": 4}, {})["passed"]

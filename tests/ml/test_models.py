@@ -493,3 +493,21 @@ def test_every_scikit_learn_clusterer_fits_and_is_scored_with_or_without_predict
     metrics, predictions = evaluate(model, X, None, "clustering")
     assert len(predictions) == len(X) and metrics["n_clusters"] >= 1
     assert can_score_new_rows(model) == hasattr(cls(), "predict")
+
+
+def test_a_function_where_an_estimator_belongs_is_refused_naming_the_param():
+    spec = {"estimator": "sklearn.compose.TransformedTargetRegressor",
+            "params": {"regressor": {"function": "numpy.log1p"}}}
+    with pytest.raises(ModelSpecError, match=r'^expected an estimator table \(\{ estimator = "..." \}\), got a '
+                                             "function$") as refused:
+        check_spec(spec)
+    assert refused.value.key == "params.regressor"
+
+
+def test_an_ordinal_override_beyond_255_categories_is_plain_codes_for_hist_gradient_boosting():
+    X = pd.DataFrame({"shop": [f"s{i}" for i in range(300)] * 2, "x": np.arange(600.0)})
+    y = pd.Series(np.arange(600) % 2)
+    model, plan = fit_model(HGB, X, y, "classification", encoding={"shop": "ordinal"})
+    assert plan["shop"]["encoding"] == "ordinal" and "native" not in plan["shop"]
+    assert model[-1].get_params()["categorical_features"] == "from_dtype"  # nothing declared native
+    assert len(model.predict(X)) == 600

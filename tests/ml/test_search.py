@@ -80,17 +80,25 @@ def test_with_point_on_a_spec_without_params():
 
 # ---------------------------------------------------------------- cross_validate
 
-@pytest.mark.parametrize("kind, spec, splitter, scoring, folds, seed", [
-    ("classification", LOGREG, StratifiedKFold, "accuracy", 3, 7),
-    ("regression", RIDGE, KFold, "r2", 2, 11),
+@pytest.mark.parametrize("kind, spec, splitter, compare, metric, scorer, sign, folds, seed", [
+    # by default, what the gate compares by default: balanced accuracy, rmse (positive: lower is better)
+    ("classification", LOGREG, StratifiedKFold, None, "balanced_accuracy", "balanced_accuracy", 1, 3, 7),
+    ("regression", RIDGE, KFold, None, "rmse", "neg_root_mean_squared_error", -1, 2, 11),
+    # or the gate's compare metric
+    ("classification", LOGREG, StratifiedKFold, "accuracy", "accuracy", "accuracy", 1, 3, 7),
+    ("classification", LOGREG, StratifiedKFold, "roc_auc", "roc_auc", "roc_auc_ovr", 1, 3, 7),
+    ("regression", RIDGE, KFold, "r2", "r2", "r2", 1, 2, 11),
+    ("regression", RIDGE, KFold, "mae", "mae", "neg_mean_absolute_error", -1, 2, 11),
 ])
-def test_the_score_equals_sklearns_shuffled_cross_val_score(kind, spec, splitter, scoring, folds, seed):
+def test_the_score_equals_sklearns_shuffled_cross_val_score(kind, spec, splitter, compare, metric, scorer, sign, folds,
+                                                            seed):
     X, y_class, y_value = noisy_rows()
     y = y_class if kind == "classification" else y_value
-    got = cross_validate(spec, X, y, kind, folds=folds, seed=seed)
+    got = cross_validate(spec, X, y, kind, folds=folds, seed=seed, compare=compare)
     model, _ = build_model(spec, X, kind, seed=seed)
-    expected = cross_val_score(model, X, y, cv=splitter(folds, shuffle=True, random_state=seed), scoring=scoring)
-    assert (got["scoring"], got["folds"]) == (scoring, folds)
+    expected = sign * cross_val_score(model, X, y, cv=splitter(folds, shuffle=True, random_state=seed),
+                                      scoring=scorer)
+    assert (got["scoring"], got["folds"]) == (metric, folds)
     assert got["scores"] == pytest.approx(expected.tolist(), abs=1e-12)
     assert got["mean"] == pytest.approx(expected.mean(), abs=1e-12)
     assert got["std"] == pytest.approx(expected.std(), abs=1e-12)
@@ -103,7 +111,8 @@ def test_cross_validation_encodes_columns_as_the_dataset_says():
     got = cross_validate(LOGREG, X, y, "classification", folds=3, seed=5, roles={"x": "numeric"}, encoding=encoding)
     model, plan = build_model(LOGREG, X, "classification", roles={"x": "numeric"}, encoding=encoding, seed=5)
     assert plan["plan"]["encoding"] == "ordinal"
-    expected = cross_val_score(model, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=5), scoring="accuracy")
+    expected = cross_val_score(model, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=5),
+                               scoring="balanced_accuracy")
     assert got["scores"] == pytest.approx(expected.tolist(), abs=1e-12)
     onehot = cross_validate(LOGREG, X, y, "classification", folds=3, seed=5)
     assert onehot["scores"] != got["scores"]  # the encoding reached the folds
@@ -112,7 +121,8 @@ def test_cross_validation_encodes_columns_as_the_dataset_says():
 def test_clustering_cannot_be_cross_validated():
     X, _, _ = noisy_rows()
     spec = {"estimator": "sklearn.cluster.KMeans", "params": {"n_clusters": 2, "n_init": 1}}
-    with pytest.raises(ModelSpecError, match="a search grid needs a classification or regression problem, "
+    with pytest.raises(ModelSpecError, match="a search grid or several models need a classification or regression "
+                                             "problem, "
                                              "not clustering"):
         cross_validate(spec, X, None, "clustering", folds=3, seed=0)
 
@@ -195,8 +205,8 @@ def test_search_summary_of_real_cross_validation_results_feeds_with_point():
     results = [{"point": point, "cv": cross_validate(with_point(spec, point), X, y, "regression", folds=2, seed=0)}
                for point in grid_points(spec["grid"])]
     summary = search_summary(results)
-    assert (summary["scoring"], summary["folds"]) == ("r2", 2)
-    assert results[1]["cv"]["mean"] > results[0]["cv"]["mean"]
+    assert (summary["scoring"], summary["folds"]) == ("rmse", 2)  # the regression gate's default
+    assert results[1]["cv"]["mean"] < results[0]["cv"]["mean"]  # a lower error wins
     assert summary["best"] == {"alpha": 0.1}
     assert with_point(spec, summary["best"]) == {"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 0.1}}
 
@@ -218,3 +228,19 @@ def test_params_the_estimator_rejects_are_reported_once():
                        "classification", folds=3, seed=1)
     assert str(refused.value).count("sklearn.linear_model.LogisticRegression") == 1
     assert str(refused.value).startswith("estimator 'sklearn.linear_model.LogisticRegression' rejects params")
+
+
+def test_the_lowest_error_wins_when_the_search_metric_is_an_error():
+    results = [{"model": "a", "point": {}, "cv": {"scoring": "rmse", "folds": 2, "mean": 3.0}},
+               {"model": "b", "point": {}, "cv": {"scoring": "rmse", "folds": 2, "mean": 2.0}},
+               {"model": "c", "point": {}, "cv": {"scoring": "rmse", "folds": 2, "mean": 2.0}}]
+    assert (search_summary(results)["best_model"]) == "b"  # a tie goes to the first
+    results = [{**r, "cv": {**r["cv"], "scoring": "r2"}} for r in results]
+    assert search_summary(results)["best_model"] == "a"
+
+
+def test_a_compare_metric_that_cannot_score_folds_is_refused_naming_the_key():
+    X, y, _ = noisy_rows()
+    with pytest.raises(ModelSpecError, match="compare = 'v_measure' cannot score cross-validation folds") as refused:
+        cross_validate(LOGREG, X, y, "classification", folds=3, seed=0, compare="v_measure")
+    assert refused.value.key == "compare"

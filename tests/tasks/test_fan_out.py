@@ -28,7 +28,7 @@ def test_grid_points_run_as_tasks_on_two_workers_and_the_best_cv_score_wins(work
 
     search = card(workspace, "2026-01-01", "logreg_search")["search"]
     assert [p["point"] for p in search["points"]] == [{"C": 0.0003}, {"C": 0.03}, {"C": 3.0}]
-    assert search["scoring"] == "accuracy" and search["folds"] == 3
+    assert search["scoring"] == "balanced_accuracy" and search["folds"] == 3  # what the gate compares on
 
     # the same 3-fold search, by hand, on the training split only
     from sklearn.linear_model import LogisticRegression
@@ -40,7 +40,7 @@ def test_grid_points_run_as_tasks_on_two_workers_and_the_best_cv_score_wins(work
     X, y = train.drop(columns=["target"]), train["target"]
     folds = StratifiedKFold(3, shuffle=True, random_state=42)
     expected = {C: cross_val_score(make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000)),
-                                   X, y, cv=folds).mean() for C in (0.0003, 0.03, 3.0)}
+                                   X, y, cv=folds, scoring="balanced_accuracy").mean() for C in (0.0003, 0.03, 3.0)}
     assert {p["point"]["C"]: p["cv"]["mean"] for p in search["points"]} == pytest.approx(expected, abs=1e-9)
     best = max(expected, key=expected.get)
     assert search["best"] == {"C": best}

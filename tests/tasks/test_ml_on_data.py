@@ -309,3 +309,23 @@ def test_every_deployment_runs_in_one_luigi_run_and_each_dataset_gets_its_best_m
     assert verdict["production_version"] == "v0001" and any("vs production v0001" in r for r in verdict["reasons"])
     assert json.loads((workspace.registry_dir("breast_cancer", "best") / "v0002" / "card.json").read_text())[
         "search"]["best_model"] in ("forest_small", "hist_gb")
+
+
+def test_when_a_datasets_models_change_the_new_deployment_is_gated_against_the_model_that_was_serving(deployed):
+    ws = deployed()  # digits/logreg v0001 in production
+    ws.add_config(FAST_CANDIDATES)
+    ws.replace_config('models = ["logreg"]', 'models = ["logreg", "forest_small"]')
+    run = ws.run("TrainValidateDeploy", DAY2)
+    assert run.returncode == 0, run.output
+    verdict = ws.read_json("verdicts", "2026-01-02", "verdict.json", "digits", "best")
+    assert verdict["note"].startswith("digits/best has no production model yet; the dataset was served by "
+                                      "digits/logreg: compared with production digits/logreg v0001 on ")
+    assert any("vs production digits/logreg v0001" in check["reason"] for check in verdict["checks"])
+
+
+def test_a_candidate_of_the_wrong_kind_is_refused_before_anything_runs(workspace):
+    workspace.replace_config('models = ["logreg", "random_forest", "hist_gb"]', 'models = ["logreg", "ridge"]')
+    run = workspace.run("TrainValidateDeploy", "--dataset", "breast_cancer", DAY1)
+    assert run.returncode == 35
+    [line] = run.headlines()
+    assert "models.ridge.estimator: estimator 'sklearn.linear_model.Ridge' is not a classifier" in line
