@@ -1,4 +1,5 @@
-"""`python -m pipeline`: the registry, predict, report, invalidate and scheduler commands.
+"""`ml-pipeline` (or `python -m pipeline`): the list, registry, predict, report, invalidate and
+scheduler commands.
 
 Tasks run through `luigi --module pipeline ...`; these commands read and change what they made.
 """
@@ -49,9 +50,7 @@ def cmd_list(args) -> int:
             shown = f"{r['status']} (rejected)" if r["rejected_by_gate"] and r["status"] != "rejected" else r["status"]
             table.append((r["dataset"], r["model"], r["version"], shown, r["date"] or "",
                           f"{metric}={value:.4f}" if value is not None else ""))
-        widths = [max(len(row[i]) for row in table) + 2 for i in range(len(table[0]))]
-        for row in table:
-            print("".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        _print_rows(table)
     for r in rows:
         if r["status"] == "damaged":
             print(f"error: {r['error']}", file=sys.stderr)
@@ -211,27 +210,85 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_config(args) -> int:
+    """The configured datasets (with their deployment), models and gates."""
+    config = settings.load_config()
+    datasets = {name: {"source": spec["source"], "problem": spec["problem"], "target": spec.get("target"),
+                       "deployment": _deployment(name), "models": spec.get("models", [])}
+                for name, spec in config.get("datasets", {}).items()}
+    models = {name: {"estimator": spec["estimator"], "params": spec.get("params", {}), "grid": spec.get("grid", {})}
+              for name, spec in config.get("models", {}).items()}
+    gates = config.get("gates", {})
+    if args.json:
+        print(json.dumps({"config": settings.pipeline().config, "datasets": datasets, "models": models,
+                          "gates": gates}, indent=2))
+        return 0
+    print(settings.pipeline().config)
+    _print_rows([("dataset", "problem", "deployment", "source")] + [
+        (name, d["problem"], d["deployment"] + (f" of {', '.join(d['models'])}" if len(d["models"]) > 1 else ""),
+         d["source"]) for name, d in datasets.items()])
+    print()
+    _print_rows([("model", "estimator", "params", "grid")] + [
+        (name, m["estimator"], json.dumps(m["params"]) if m["params"] else "",
+         json.dumps(m["grid"]) if m["grid"] else "") for name, m in models.items()])
+    print()
+    _print_rows([("gate", "rules")] + [(name, "; ".join(_rule_text(k, v) for k, v in gate.items()))
+                                       for name, gate in gates.items()])
+    return 0
+
+
+def _rule_text(key: str, value) -> str:
+    if not isinstance(value, dict):
+        return f"{key} {value}"
+    return " and ".join(f"{key} {op} {bound}" for op, bound in ((">=", value.get("min")), ("<=", value.get("max")))
+                        if bound is not None)
+
+
+def _print_rows(rows) -> None:
+    """Rows of cells as columns, each padded to its widest cell."""
+    widths = [max(len(str(row[i])) for row in rows) + 2 for i in range(len(rows[0]))]
+    for row in rows:
+        print("".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("luigi-ml-pipeline")
+    except PackageNotFoundError:  # run from a checkout that was not installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="ml-pipeline", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(parent, name, func, help_text, *, names=True, filters=False):
+    def command(parent, name, func, help_text, *, names=True, filters=None):
+        """filters: for a command that narrows down (None: one dataset and model), what it shows
+        without --dataset and --model."""
         sub = parent.add_parser(name, help=help_text, description=help_text)
-        if names:
-            default_d = None if filters else settings.DEFAULT_DATASET
-            sub.add_argument("--dataset", default=default_d, help=f"dataset name (default: {default_d or 'all'})")
-            sub.add_argument("--model", help="model name (default: " + (
-                "all)" if filters else "the dataset's deployment: its one `models` entry, best for several, else "
-                f"{settings.DEFAULT_MODEL})"))
+        if names and filters:
+            sub.add_argument("--dataset", help=f"narrow to one dataset (default: {filters[0]})")
+            sub.add_argument("--model", help=f"narrow to one model (default: {filters[1]})")
+        elif names:
+            sub.add_argument("--dataset", default=settings.DEFAULT_DATASET,
+                             help=f"dataset name (default: {settings.DEFAULT_DATASET})")
+            sub.add_argument("--model", help="model name (default: the dataset's deployment: its one `models` entry, "
+                                             f"best for several, else {settings.DEFAULT_MODEL})")
         sub.set_defaults(resolve_model=names and not filters)
         sub.add_argument("--json", action="store_true", help="machine-readable output")
         sub.set_defaults(func=func)
         return sub
 
+    command(commands, "list", cmd_config, "the configured datasets (and each one's deployment), models and gates",
+            names=False)
+
     registry_help = "list, show, promote and roll back model versions"
     registry = commands.add_parser("registry", help=registry_help, description=registry_help)
     actions = registry.add_subparsers(dest="action", required=True)
-    command(actions, "list", cmd_list, "every registered version and its status", filters=True)
+    command(actions, "list", cmd_list, "every registered version and its status", filters=("all", "all"))
     command(actions, "show", cmd_show, "a version's card and history (default: production)") \
         .add_argument("version", nargs="?", help="a version such as v0002 (default: the one in production)")
     promote = command(actions, "promote", cmd_promote, "make a registered version the production model")
@@ -249,8 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="CSV or Parquet file (a path or an s3:// URL) with the model's feature columns")
     predict.add_argument("--output", required=True, help="where to write predictions (.parquet, .pq or .csv)")
 
-    command(commands, "report", cmd_report, "print the latest run report and the registry history (with --dataset: "
-            "of its deployment, unless --model names another)", filters=True)
+    command(commands, "report", cmd_report, "print the latest run report and its registry's history",
+            filters=("the latest run of any", "with --dataset, its deployment; else any"))
 
     invalidate = command(commands, "invalidate", cmd_invalidate,
                          "move a task's outputs and everything downstream of it (for one run) to data_dir/trash")
@@ -269,6 +326,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_names(args) -> None:
+    """A dataset or model named on the command line is configured, or has a registry to look at:
+    "unknown dataset 'digts'; did you mean 'digits'? (known: ...)", not "no models registered"."""
+    store = settings.store()
+    for kind, section in (("dataset", "datasets"), ("model", "models")):
+        name = getattr(args, kind, None)
+        if name is None:
+            continue
+        settings.check_name(kind, name)
+        known = set(settings.load_config().get(section, {})) | ({settings.SELECTED} if kind == "model" else set())
+        if kind == "dataset":
+            known |= set(store.children("registry"))
+        else:
+            known |= {m for d in store.children("registry") for m in store.children(f"registry/{d}")}
+        if name not in known:
+            raise ConfigError(f"unknown {kind} {name!r}{settings.did_you_mean(name, known)}")
+
+
 def _deployment(dataset: str) -> str:
     """The dataset's deployment; DEFAULT_MODEL for a dataset the config no longer names (its
     registry may still be there to look at)."""
@@ -281,13 +356,31 @@ def _deployment(dataset: str) -> str:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        code = _run(args)
+        sys.stdout.flush()  # here, not at exit: a reader that left is noticed in the handler below
+        return code
+    except BrokenPipeError:  # `ml-pipeline report | head`: the reader left; nothing more to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(args) -> int:
+    try:
         if getattr(args, "resolve_model", False) and args.model is None:
             args.model = _deployment(args.dataset)
+        _check_names(args)
         return args.func(args)
     except (PipelineError, MLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
 
-if __name__ == "__main__":
+def console() -> None:
+    """The `ml-pipeline` console script."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    console()

@@ -50,6 +50,23 @@ def deploy(registry: Registry, model_dir: ArtifactDir, card: dict, verdict: dict
             "production_after": registry.production_version(), "verdict": verdict}
 
 
+def describe_decision(decision: dict, metrics: dict) -> str:
+    """A decision.json in one line: promoted v0002 (balanced_accuracy 0.9799; previous v0001 0.9777)."""
+    verdict = decision.get("verdict", {})
+    metric = verdict.get("compared_metric")
+    value = metrics.get(metric)
+    before, version = decision["production_before"], decision["version"]
+    if decision["decision"] == "rejected":
+        stays = decision["production_after"] or "none"
+        return f"rejected {version}; production stays {stays}: {decision['reasons'][-1]}"
+    if before == version:
+        return f"unchanged: {version} (the same model) stays in production"
+    production = (verdict.get("production_metrics") or {}).get(metric)
+    shown = f"{metric} {value:.4f}; " if isinstance(value, float) else ""
+    was = f" {production:.4f}" if isinstance(production, float) else ""
+    return f"promoted {version} ({shown}previous {before or 'none'}{was})"
+
+
 def promote_by_hand(registry: Registry, version: str, reason: str, *, force: bool = False) -> str | None:
     """`registry promote`: a version the gate rejected goes live only with `force`; returns the warning then."""
     problem = hand_promotion_refusal(version, registry.rejection(version))

@@ -284,9 +284,17 @@ def _lookup(section: str, name: str) -> dict:
     check_name(section.rstrip("s"), name)
     entries = load_config().get(section, {})
     if name not in entries:
-        known = ", ".join(sorted(entries)) or "none"
-        raise ConfigError(f"{pipeline().config}: no {section.rstrip('s')} named {name!r} (known: {known})")
+        raise ConfigError(f"{pipeline().config}: no {section.rstrip('s')} named {name!r}{did_you_mean(name, entries)}")
     return entries[name]
+
+
+def did_you_mean(name: str, known) -> str:
+    """"; did you mean 'digits'? (known: ...)" for a mistyped name."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{hint} (known: {', '.join(sorted(known)) or 'none'})"
 
 
 def dataset_spec(name: str) -> dict:

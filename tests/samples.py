@@ -52,3 +52,10 @@ class NoisyClassifier(ClassifierMixin, BaseEstimator):
         replaced = rng.random(len(predicted)) < self.noise
         predicted[replaced] = rng.choice(self.classes_, int(replaced.sum()))
         return predicted
+
+
+class BuggyClassifier(ClassifierMixin, BaseEstimator):
+    """A classifier whose fit has a bug (a KeyError): what a traceback is for."""
+
+    def fit(self, X, y):
+        return {}["missing"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import REPO
 from samples import customers
 
 from pipeline.__main__ import main
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.e2e
 
 TABLE_HEADER = "dataset  model   version  status      date        metric"
 V1_ROW = "digits   logreg  v0001    production  2026-01-01  balanced_accuracy=0.9777"
+UNKNOWN_NOPE = "unknown dataset 'nope' (known: breast_cancer, diabetes, digits, iris, wine)"
 NAME_RULE = "use letters, digits, '_' and '-' (no path separators, dots or '..')"
 TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"
 
@@ -304,12 +306,14 @@ def test_report_without_any_run_exits_1_and_says_what_writes_them(workspace):
 # ---------------------------------------------------------------- --help
 
 HELP = [
-    ([], ["registry, predict, report, invalidate and scheduler commands", "list, show, promote and roll back",
-          "score a CSV or Parquet file with the production model", "luigid, the central scheduler"]),
+    ([], ["list, registry, predict, report, invalidate and scheduler commands", "--version",
+          "list, show, promote and roll back", "score a CSV or Parquet file with the production model",
+          "luigid, the central scheduler"]),
     (["registry"], ["{list,show,promote,rollback,repair}", "every registered version and its status",
                     "a version's card and history (default: production)"]),
-    (["registry", "list"], ["every registered version and its status", "--dataset DATASET dataset name (default: all)",
-                            "--model MODEL model name (default: all)", "--json machine-readable output"]),
+    (["registry", "list"], ["every registered version and its status",
+                            "--dataset DATASET narrow to one dataset (default: all)",
+                            "--model MODEL narrow to one model (default: all)", "--json machine-readable output"]),
     (["registry", "show"], ["a version's card and history (default: production)", "[version]",
                             "(default: digits)", "(default: the dataset's deployment"]),
     (["registry", "promote"], ["make a registered version the production model", "--reason REASON", "version"]),
@@ -317,7 +321,10 @@ HELP = [
                                 "--to VERSION", "--reason REASON"]),
     (["predict"], ["score a CSV or Parquet file with the production model", "--input INPUT CSV or Parquet file",
                    "--output OUTPUT where to write predictions (.parquet, .pq or .csv)"]),
-    (["report"], ["print the latest run report and the registry history", "(default: all)"]),
+    (["report"], ["print the latest run report and its registry's history",
+                  "--dataset DATASET narrow to one dataset (default: the latest run of any)",
+                  "--model MODEL narrow to one model (default: with --dataset, its deployment; else any)"]),
+    (["list"], ["the configured datasets (and each one's deployment), models and gates", "--json"]),
     (["invalidate"], ["move a task's outputs and everything downstream of it (for one run) to data_dir/trash",
                       "a task family, e.g. TrainModel", "--date DATE the run's date, YYYY-MM-DD"]),
     (["scheduler"], ["{start,stop,status}", "address to bind (default: 127.0.0.1 only)",
@@ -331,7 +338,7 @@ def test_help_exits_0_and_says_what_the_command_does(capsys, argv, says):
         main([*argv, "--help"])
     assert exit.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal's width
-    assert text.startswith(f"usage: python -m pipeline {' '.join(argv)}".rstrip())
+    assert text.startswith(f"usage: ml-pipeline {' '.join(argv)}".rstrip())
     for phrase in says:
         assert phrase in text
 
@@ -339,11 +346,16 @@ def test_help_exits_0_and_says_what_the_command_does(capsys, argv, says):
 # ---------------------------------------------------------------- user mistakes
 
 @pytest.mark.parametrize("argv, message", [
-    pytest.param(("registry", "rollback", "--dataset", "nope"),
-                 "nope/logreg: no such registry (nothing was ever deployed for it)", id="unknown dataset"),
-    pytest.param(("invalidate", "TrainModel", "--dataset", "nope", "--date", "2026-01-01"),
-                 "{toml}: no dataset named 'nope' (known: breast_cancer, diabetes, digits, iris, wine)",
+    pytest.param(("registry", "rollback", "--dataset", "nope"), UNKNOWN_NOPE, id="unknown dataset"),
+    pytest.param(("invalidate", "TrainModel", "--dataset", "nope", "--date", "2026-01-01"), UNKNOWN_NOPE,
                  id="unknown dataset in the config"),
+    pytest.param(("registry", "list", "--dataset", "digts"),
+                 "unknown dataset 'digts'; did you mean 'digits'? (known: breast_cancer, diabetes, digits, iris, wine)",
+                 id="a mistyped dataset"),
+    pytest.param(("report", "--model", "logrge"), "unknown model 'logrge'; did you mean 'logreg'? (known: best, "
+                 "dbscan, gbr, hist_gb, kmeans, logreg, random_forest, ridge)", id="a mistyped model"),
+    pytest.param(("registry", "show", "--dataset", "iris"),
+                 "iris/logreg: no such registry (nothing was ever deployed for it)", id="a dataset never deployed"),
     pytest.param(("registry", "show", "--dataset", "a/b"), f"dataset name 'a/b' is not allowed: {NAME_RULE}",
                  id="a name with a slash"),
     pytest.param(("predict", "--model", "../x", "--input", "{tmp}/rows.csv", "--output", "{tmp}/out.csv"),
@@ -362,10 +374,7 @@ def test_help_exits_0_and_says_what_the_command_does(capsys, argv, says):
     pytest.param(("predict", "--input", "{tmp}/rows.csv", "--output", "{tmp}/dir.csv"),
                  "{tmp}/dir.csv: cannot write the output: it is a folder", id="an output that is a directory"),
     pytest.param(("predict", "--dataset", "nope", "--input", "{tmp}/rows.csv", "--output", "{tmp}/out.csv"),
-                 "{toml}: no dataset named 'nope' (known: breast_cancer, diabetes, digits, iris, wine)",
-                 id="predict for an unknown dataset"),
-    pytest.param(("registry", "show", "--dataset", "nope"),
-                 "nope/logreg: no such registry (nothing was ever deployed for it)", id="show an unknown registry"),
+                 UNKNOWN_NOPE, id="predict for an unknown dataset"),
     pytest.param(("registry", "list", "--dataset", "a/b"), f"dataset name 'a/b' is not allowed: {NAME_RULE}",
                  id="list with a bad name"),
     pytest.param(("report", "--model", "a/b"), f"model name 'a/b' is not allowed: {NAME_RULE}",
@@ -412,3 +421,35 @@ def test_invalidate_json_lists_what_it_moved(deployed):
     assert [m["from"].split("/data/")[1].split("/")[0] for m in moved] == ["decisions", "reports"]
     assert all(Path(m["to"]).exists() and not Path(m["from"]).exists() for m in moved)
     assert json.loads(ws.main("invalidate", "DeployModel", "--date", "2026-01-01", "--json").stdout) == []
+
+
+# ---------------------------------------------------------------- the console script
+
+def test_the_console_script_has_a_version_and_lists_the_config(workspace):
+    import subprocess
+    import sys
+
+    script = str(Path(sys.executable).parent / "ml-pipeline")
+    version = subprocess.run([script, "--version"], capture_output=True, text=True, env=workspace.env, timeout=60)
+    assert version.returncode == 0 and re.fullmatch(r"ml-pipeline \d+\.\d+\.\d+\n", version.stdout)
+    listed = subprocess.run([script, "list"], capture_output=True, text=True, env=workspace.env, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0] == str(workspace.toml)
+    assert re.fullmatch(r"breast_cancer +classification +best of logreg, random_forest, hist_gb +sklearn:breast_cancer",
+                        next(line for line in lines if line.startswith("breast_cancer ")))
+    assert re.fullmatch(r"digits\.dbscan +v_measure >= 0\.4; noise_fraction <= 0\.6",
+                        next(line for line in lines if line.startswith("digits.dbscan")))
+    config = json.loads(workspace.main("list", "--json").stdout)
+    assert config["datasets"]["diabetes"]["deployment"] == "best" and "logreg" in config["models"]
+
+
+def test_output_to_a_reader_that_left_ends_quietly(workspace):
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "pipeline", "list"], cwd=REPO, env=workspace.env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # like `| head -0`: nobody reads
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0 and b"BrokenPipeError" not in err and b"Traceback" not in err

@@ -188,7 +188,7 @@ def test_config_is_read_once_per_process(use_config):
 
 def test_unknown_dataset_name_lists_the_known_ones(use_config):
     use_config(GOOD)
-    with pytest.raises(ConfigError, match=r"no dataset named 'chrun' \(known: churn, houses\)"):
+    with pytest.raises(ConfigError, match=r"no dataset named 'chrun'; did you mean 'churn'\? \(known: churn, houses\)"):
         dataset_spec("chrun")
     with pytest.raises(ConfigError, match=r"no model named 'ridge' \(known: logreg\)"):
         model_spec("ridge")

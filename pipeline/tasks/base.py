@@ -18,6 +18,7 @@ import luigi
 from pipeline import settings
 from pipeline.artifacts import ArtifactDir
 from pipeline.storage import MANIFEST, join
+from pipeline.tasks import outcomes
 
 
 class NameParameter(luigi.Parameter):
@@ -69,7 +70,12 @@ class PipelineTask(luigi.Task):
         done = super().complete()
         if not done:
             _preload()
+            outcomes.asked(self, False)
         return done
+
+    def outcome_name(self) -> str:
+        """How the run's outcome block names this task's line."""
+        return f"{'/'.join(getattr(self, name) for name in self.partition_by)} {self.date}"
 
     def output(self) -> ArtifactDir:
         partition = [getattr(self, name) for name in self.partition_by]

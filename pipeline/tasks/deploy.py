@@ -44,6 +44,17 @@ class DeployModel(ModelTask):
         with self.commit() as tmp:
             write_json(tmp / self.DECISION, decision)
 
+    def run_outcome(self) -> list[str] | None:
+        """What this deployment did (the run's outcome block; RunReport adds where its report is)."""
+        from pipeline.deployment import describe_decision
+
+        if not self.output().exists():
+            return None
+        metrics = self.requires()["evaluation"].output().read_json(EvaluateModel.METRICS)
+        return [describe_decision(self.output().read_json(self.DECISION), metrics)]
+
+    outcome_of = "deployment"
+
     def smoke_test(self, version: str) -> str | None:
         """Held-out rows scored by the live model through predict's code path, against the evaluation."""
         from pipeline.ml.gate import smoke_check

@@ -1,18 +1,93 @@
 """Luigi event handlers: the one line a person reads first for each failure, alerts, durations.
 
-Luigi logs a traceback for a failed task; these handlers add a `FAILED ...`, `CANNOT SCHEDULE ...`
-or `MISSING DATA ...` line that names the task and the problem, send the failure alert, and
-record how long each task took. They fire for the pipeline's own tasks only.
+These handlers add a `FAILED ...`, `CANNOT SCHEDULE ...` or `MISSING DATA ...` line that names
+the task and the problem, send the failure alert, and record how long each task took. They fire
+for the pipeline's own tasks only.
+
+A user's mistake (a bad config name, bad data, a bad --date or task name) is said in that one
+line and nothing else: the filter below takes Luigi's traceback off it, and the excepthook
+shortens the errors Luigi's command line parser raises before a run starts. A real bug (any
+other exception) keeps its traceback.
 """
 from __future__ import annotations
 
 import logging
+import sys
 
 import luigi
+import luigi.parameter
+from luigi.task_register import TaskClassNotFoundException
 
 from pipeline import durations, notify
+from pipeline.errors import PipelineError
+from pipeline.ml.errors import MLError
+from pipeline.tasks import outcomes
 
 logger = logging.getLogger("pipeline")
+USER_ERRORS = (PipelineError, MLError, luigi.parameter.ParameterException, TaskClassNotFoundException)
+
+
+def _error_names(classes) -> tuple[str, ...]:
+    """"module.Class:" of every user error class, as a formatted traceback's last line starts."""
+    found, todo = [], list(classes)
+    while todo:
+        cls = todo.pop()
+        found.append(f"{cls.__module__}.{cls.__qualname__}:")
+        todo += cls.__subclasses__()
+    return tuple(found)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line ("Did you mean:" lists included)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] + (" " + ", ".join(lines[1:]) if len(lines) > 1 else "")
+
+
+def _bad_parameter_value(exc: BaseException) -> bool:
+    """A ValueError raised while Luigi parsed a parameter's value (--date 2026-13-01)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(("luigi/parameter.py", "luigi/cmdline_parser.py")) \
+                and isinstance(exc, ValueError):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def is_user_error(exc: BaseException) -> bool:
+    return isinstance(exc, USER_ERRORS) or _bad_parameter_value(exc)
+
+
+class UserErrorsInOneLine(logging.Filter):
+    """On Luigi's logger: no traceback for a user's mistake (the pipeline's own line says it), and
+    the pipeline's outcome block after the execution summary."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and is_user_error(exc):
+            if record.msg == "Uncaught exception in luigi":  # before any task: nothing else says it
+                record.msg, record.args = "error: %s", (one_line(exc),)
+            record.exc_info = record.exc_text = None
+            return True
+        message = record.getMessage()
+        if outcomes.SUMMARY_MARK in message:  # the run is over: say what it did, after Luigi's summary
+            record.msg, record.args = outcomes.after_summary(message), ()
+            return True
+        if "Traceback (most recent call last)" in message:
+            # "Will not run TASK ... due to error in complete() method:\n<traceback>": CANNOT SCHEDULE says it
+            return not message.strip().splitlines()[-1].startswith(_error_names(USER_ERRORS[:2]))
+        return True
+
+
+def _excepthook(kind, value, tb, previous=sys.excepthook):
+    if is_user_error(value):
+        print(f"error: {one_line(value)}", file=sys.stderr)
+    else:
+        previous(kind, value, tb)
+
+
+logging.getLogger("luigi-interface").addFilter(UserErrorsInOneLine())
+sys.excepthook = _excepthook
 
 
 def _ours(task) -> bool:
@@ -45,6 +120,12 @@ def _one_line_missing(task):
             return
         if not complete and isinstance(task, luigi.ExternalTask):
             logger.warning("MISSING DATA %s: %s", task, task.missing_message())
+
+
+@luigi.Task.event_handler(luigi.Event.DEPENDENCY_PRESENT)
+def _already_complete(task):
+    if _ours(task):
+        outcomes.asked(task, True)
 
 
 @luigi.Task.event_handler(luigi.Event.PROCESSING_TIME)

@@ -22,6 +22,15 @@ class TrainValidateDeploy(DatasetModel, luigi.WrapperTask):
     def requires(self):
         return self.clone(RunReport)
 
+    outcome_of = "deployment"
+
+    def run_outcome(self) -> list[str] | None:
+        """The deployment's outcome, for the run's outcome block when everything was complete."""
+        return self.clone(RunReport).run_outcome()
+
+    def outcome_name(self) -> str:
+        return self.clone(RunReport).outcome_name()
+
 
 class TrainValidateDeployAll(luigi.WrapperTask):
     """Every configured deployment (each dataset that names its `models`) in one run: one cron line.

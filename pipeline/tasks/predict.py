@@ -73,6 +73,14 @@ class BatchPredict(ModelTask):
     def predictions_file(self) -> str:
         return f"predictions.{self.format}"
 
+    def run_outcome(self) -> list[str] | None:
+        """How many rows were scored, by which version, and where they went (the run's outcome block)."""
+        if not self.output().exists():
+            return None
+        manifest = self.output().manifest()
+        return [f"scored {manifest['rows']} rows with {manifest['model_version']} -> "
+                f"{self.output().url}/{self.predictions_file}"]
+
     def run(self):
         from pipeline.scoring import score_with_production, write_frame
 

@@ -38,6 +38,13 @@ class RunReport(ModelTask):
             write_json(tmp / self.RUN, {key: value for key, value in run.items() if key != "outcome"})
             (tmp / self.HTML).write_text(render_html(run))
 
+    outcome_of = "deployment"
+
+    def run_outcome(self) -> list[str] | None:
+        """The deployment's decision and where this report is (the run's outcome block)."""
+        said = self.requires()["decision"].run_outcome()
+        return [*said, f"report: {self.output().url}/{self.HTML}"] if said and self.output().exists() else None
+
     def model_card(self) -> dict:
         card = self.requires()["decision"].requires()["model"].output().read_json(TrainModel.CARD)
         spec = card["model_spec"]

@@ -171,10 +171,11 @@ def test_names_cannot_escape_data_dir(workspace, option, name):
     assert not (workspace.root / "etc").exists()
 
 
-def test_unparseable_parameter_is_an_unhandled_error(workspace):
+def test_unparseable_parameter_is_an_unhandled_error_said_in_one_line(workspace):
     run = workspace.luigi("TrainValidateDeploy", "--date", "yesterday")
     assert run.returncode == 40, run.output  # [retcode] unhandled_exception
-    assert "ValueError: time data 'yesterday' does not match format '%Y-%m-%d'" in run.output
+    assert "error: time data 'yesterday' does not match format '%Y-%m-%d'" in run.output
+    assert "Traceback" not in run.output
     assert not workspace.data.exists()
 
 
