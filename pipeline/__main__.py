@@ -154,6 +154,10 @@ def cmd_scheduler(args) -> int:
         info = scheduler.start(address=args.address, port=args.port)
         print(f"luigid running (pid {info['pid']}): visualizer at {scheduler.url(info)}  "
               f"state and task history in {scheduler.home()}")
+    elif args.action == "run":
+        print(f"luigid on http://{args.address}:{args.port} in the foreground; state and task history in "
+              f"{scheduler.home()}", flush=True)
+        scheduler.run(address=args.address, port=args.port)
     elif args.action == "stop":
         info = scheduler.stop()
         print(f"luigid (pid {info['pid']}) stopped" if info else "luigid is not running")
@@ -317,9 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler_help = "luigid, the central scheduler and visualizer, in the background"
     scheduler = commands.add_parser(
         "scheduler", help=scheduler_help, description=f"{scheduler_help}; state and task history in data_dir/luigid")
-    scheduler.add_argument("action", choices=["start", "stop", "status"],
-                           help="start it (or say where it runs), stop it, or count its tasks by status "
-                                "(exit 3 when it is not running)")
+    scheduler.add_argument("action", choices=["start", "run", "stop", "status"],
+                           help="start it in the background (or say where it runs), run it in the foreground "
+                                "(for systemd), stop it, or count its tasks by status (exit 3 when it is not running)")
     scheduler.add_argument("--address", default="127.0.0.1", help="address to bind (default: 127.0.0.1 only)")
     scheduler.add_argument("--port", type=int, default=8082, help="port (default: 8082, Luigi's default)")
     scheduler.set_defaults(func=cmd_scheduler)

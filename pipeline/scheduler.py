@@ -1,4 +1,5 @@
-"""`python -m pipeline scheduler start|stop|status`: luigid in the background, state under data_dir.
+"""`ml-pipeline scheduler start|run|stop|status`: luigid in the background (start) or the foreground
+(run, for systemd), state under data_dir.
 
     data_dir/luigid/
         luigid.cfg      what start adds to Luigi's config for luigid: task history in SQLite
@@ -68,13 +69,7 @@ def start(address: str = "127.0.0.1", port: int = DEFAULT_PORT, wait: float = 30
         return running
     if _listening(address, port):
         raise SchedulerError(f"{address}:{port} is already in use by another program; choose another --port")
-    root = home()
-    (root / "logs").mkdir(parents=True, exist_ok=True)
-    config = root / "luigid.cfg"
-    config.write_text("[scheduler]\nrecord_task_history = true\n\n"
-                      f"[task_history]\ndb_connection = sqlite:///{root / 'history.db'}\n")
-    command = [sys.executable, "-m", "pipeline.scheduler", str(config), "--address", address, "--port", str(port),
-               "--state-path", str(root / "state.pickle"), "--logdir", str(root / "logs")]
+    root, command = home(), _command(address, port)
     with open(root / "logs" / "luigid.out", "ab") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)  # not killed with the shell that started it
@@ -88,6 +83,29 @@ def start(address: str = "127.0.0.1", port: int = DEFAULT_PORT, wait: float = 30
         time.sleep(0.1)
     write_json(root / "server.json", info)
     return info
+
+
+def run(address: str = "127.0.0.1", port: int = DEFAULT_PORT):
+    """luigid in the foreground, in place of this process (for systemd: config/luigid.service).
+    `status` and `stop` find it as they find one that `start` launched."""
+    if server_info():
+        raise SchedulerError(f"luigid already runs (pid {server_info()['pid']}); stop it first")
+    if _listening(address, port):
+        raise SchedulerError(f"{address}:{port} is already in use by another program; choose another --port")
+    command = _command(address, port)
+    write_json(home() / "server.json", {"pid": os.getpid(), "address": address, "port": port, "started": now()})
+    os.execv(command[0], command)
+
+
+def _command(address: str, port: int) -> list[str]:
+    """The luigid command line, with task history in SQLite under home()."""
+    root = home()
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    config = root / "luigid.cfg"
+    config.write_text("[scheduler]\nrecord_task_history = true\n\n"
+                      f"[task_history]\ndb_connection = sqlite:///{root / 'history.db'}\n")
+    return [sys.executable, "-m", "pipeline.scheduler", str(config), "--address", address, "--port", str(port),
+            "--state-path", str(root / "state.pickle"), "--logdir", str(root / "logs")]
 
 
 def stop(wait: float = 15.0) -> dict | None:

@@ -122,3 +122,31 @@ def test_start_status_stop_round_trip_with_a_real_luigid(workspace):
         if info and pid_alive(info["pid"]):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(info["pid"], signal.SIGKILL)
+
+
+def test_scheduler_run_is_luigid_in_the_foreground_that_status_and_stop_find(workspace):
+    import shutil
+    import sys
+    from pathlib import Path
+
+    port = free_port()
+    script = str(Path(sys.executable).parent / "ml-pipeline")
+    process = subprocess.Popen([script if Path(script).exists() else shutil.which("ml-pipeline"), "scheduler", "run",
+                                "--port", str(port)], env=workspace.env, stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        while not answers(port):
+            assert process.poll() is None and time.time() < deadline, "luigid did not start"
+            time.sleep(0.1)
+        assert process.stdout.readline().startswith(f"luigid on http://127.0.0.1:{port} in the foreground")
+        status = workspace.cli("scheduler", "status")
+        assert status.stdout.startswith(f"luigid running (pid {process.pid}) at http://127.0.0.1:{port}: ")
+        # a run that is pointed at a scheduler that is not there gives up in seconds, with a hint
+        down = workspace.luigi("TrainValidateDeploy", "--scheduler-port", str(free_port()), local=False)
+        assert down.returncode == 40 and "Traceback" not in down.output
+        assert "is luigid running? start it with `ml-pipeline scheduler start`" in down.output.splitlines()[-1]
+        assert workspace.cli("scheduler", "stop").stdout == f"luigid (pid {process.pid}) stopped\n"
+        assert process.wait(timeout=15) is not None
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -15,7 +15,9 @@ import logging
 import sys
 
 import luigi
+import luigi.interface
 import luigi.parameter
+import luigi.rpc
 from luigi.task_register import TaskClassNotFoundException
 
 from pipeline import durations, notify
@@ -24,7 +26,10 @@ from pipeline.ml.errors import MLError
 from pipeline.tasks import outcomes
 
 logger = logging.getLogger("pipeline")
-USER_ERRORS = (PipelineError, MLError, luigi.parameter.ParameterException, TaskClassNotFoundException)
+USER_ERRORS = (PipelineError, MLError, luigi.parameter.ParameterException, TaskClassNotFoundException,
+               luigi.rpc.RPCError)
+NO_SCHEDULER_HINT = ("is luigid running? start it with `ml-pipeline scheduler start` (see its --port), "
+                     "or run with --local-scheduler")
 
 
 def _error_names(classes) -> tuple[str, ...]:
@@ -38,9 +43,10 @@ def _error_names(classes) -> tuple[str, ...]:
 
 
 def one_line(exc: BaseException) -> str:
-    """An error's message on one line ("Did you mean:" lists included)."""
+    """An error's message on one line ("Did you mean:" lists included), with a hint where one helps."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] + (" " + ", ".join(lines[1:]) if len(lines) > 1 else "")
+    text = lines[0] + (" " + ", ".join(lines[1:]) if len(lines) > 1 else "")
+    return f"{text}: {NO_SCHEDULER_HINT}" if isinstance(exc, luigi.rpc.RPCError) else text
 
 
 def _bad_parameter_value(exc: BaseException) -> bool:
@@ -64,9 +70,13 @@ class UserErrorsInOneLine(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
+        if record.exc_info and exc is None:  # Luigi logs exc_info=True outside an except: "NoneType: None"
+            record.exc_info = None
         if exc is not None and is_user_error(exc):
             if record.msg == "Uncaught exception in luigi":  # before any task: nothing else says it
                 record.msg, record.args = "error: %s", (one_line(exc),)
+            elif isinstance(exc, luigi.rpc.RPCError):  # said once, at the end, with the hint
+                return False
             record.exc_info = record.exc_text = None
             return True
         message = record.getMessage()
@@ -87,6 +97,9 @@ def _excepthook(kind, value, tb, previous=sys.excepthook):
 
 
 logging.getLogger("luigi-interface").addFilter(UserErrorsInOneLine())
+# luigi.cfg's [core] rpc-retry settings are read by luigi.rpc, not by the [core] Config class
+luigi.interface.core.ignore_unconsumed = {*luigi.interface.core.ignore_unconsumed, "rpc_retry_attempts",
+                                          "rpc_retry_wait"}
 sys.excepthook = _excepthook
 
 
