@@ -172,6 +172,31 @@ def cmd_scheduler(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    """Exit 1 (and alert) when a deployment's last successful run, or its production model, is too old."""
+    from pipeline import freshness
+    from pipeline.formats import seconds
+
+    try:
+        max_age = seconds(args.max_age)
+        max_model_age = seconds(args.max_model_age) if args.max_model_age else None
+    except ValueError as exc:
+        raise ConfigError(f"--max-age / --max-model-age: {exc}") from None
+    if args.dataset:
+        targets = [(args.dataset, args.model or _deployment(args.dataset))]
+    else:
+        targets = [(dataset, settings.default_model(dataset)) for dataset in settings.deployments()]
+    results = [freshness.check(d, m, max_age=max_age, max_model_age=max_model_age) for d, m in targets]
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print("\n".join(result["said"] for result in results) or "no deployments configured (datasets with `models`)")
+    for result in results:
+        if result["stale"]:
+            freshness.alert(result)
+    return 1 if any(result["stale"] for result in results) else 0
+
+
 def cmd_invalidate(args) -> int:
     import datetime as dt
 
@@ -312,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     command(commands, "report", cmd_report, "print the latest run report and its registry's history",
             filters=("the latest run of any", "with --dataset, its deployment; else any"))
+
+    check = command(commands, "check", cmd_check, "exit 1 and alert when a deployment's last successful run (or "
+                    "its production model) is too old: a dead man's switch for cron",
+                    filters=("every configured deployment", "with --dataset, its deployment"))
+    check.add_argument("--max-age", required=True, help="how old the last successful run may be, e.g. 26h")
+    check.add_argument("--max-model-age", help="how long ago the production model may have been trained, e.g. 8d")
 
     invalidate = command(commands, "invalidate", cmd_invalidate,
                          "move a task's outputs and everything downstream of it (for one run) to data_dir/trash")

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
 
 
 def now() -> str:
@@ -27,3 +30,28 @@ def write_json(path: Path, obj) -> None:
 
 def read_json(path: Path):
     return json.loads(Path(path).read_bytes())
+
+
+def seconds(text: str) -> float:
+    """A duration as config and the command line write it: "26h", "90m", "1d12h", "45s", or plain seconds."""
+    text = str(text).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    found = _DURATION.fullmatch(text)
+    if not text or not found or not any(found.groups()):
+        raise ValueError(f"{text!r} is not a duration (write it like 26h, 90m, 1d12h or 45s)")
+    days, hours, minutes, secs = (float(part or 0) for part in found.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + secs
+
+
+def ago(seconds_: float) -> str:
+    """A duration for people: 3d 2h, 5h 10m, 4m 2s."""
+    whole = int(seconds_)
+    days, hours, minutes, secs = whole // 86400, whole % 86400 // 3600, whole % 3600 // 60, whole % 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s"

@@ -3,7 +3,8 @@
 - Luigi's own failure e-mail: `[email] receiver` and `[smtp]` in luigi.cfg; the SMTP password
   comes from the PIPELINE_SMTP_PASSWORD environment variable, never from a file. Luigi sends it.
 - A webhook: a Slack-compatible JSON POST ({"text": ...} plus the fields below) on a task
-  failure, a rejected candidate, a promotion and a rollback. The URL comes from the
+  failure, a rejected candidate, a promotion and a rollback, and (also by e-mail) on a late
+  task or run and a stale deployment (`ml-pipeline check`). The URL comes from the
   PIPELINE_WEBHOOK_URL environment variable, else from `[alerts] webhook_url`.
 
 An alert that cannot be delivered is logged and never fails the pipeline, and the URL (a
@@ -129,6 +130,18 @@ def task_failed(task, exception: BaseException, event: str = "task_failed") -> b
     return send(event, f"{task} {verb}: {exception}", dataset=params.get("dataset"), model=params.get("model"),
                 version=None, date=str(params.get("date")), task_id=task.task_id,
                 reasons=[f"{type(exception).__name__}: {exception}"], luigid_link=task_link(task.task_id))
+
+
+def problem(event: str, text: str, **fields) -> bool:
+    """A problem no task failure reports (a late task or run, a stale deployment): the webhook and
+    Luigi's e-mail ([email] receiver; Luigi does nothing when none is configured)."""
+    from luigi.notifications import send_error_email
+
+    try:
+        send_error_email(f"[luigi-ml-pipeline] {event}: {text}", text)
+    except Exception as exc:  # noqa: BLE001 - an alert must never fail the run
+        logger.warning("alert %r not delivered by e-mail: %s", event, type(exc).__name__)
+    return send(event, text, **fields)
 
 
 def use_smtp_password_from_environment() -> None:

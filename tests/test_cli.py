@@ -325,9 +325,12 @@ HELP = [
                   "--dataset DATASET narrow to one dataset (default: the latest run of any)",
                   "--model MODEL narrow to one model (default: with --dataset, its deployment; else any)"]),
     (["list"], ["the configured datasets (and each one's deployment), models and gates", "--json"]),
+    (["check"], ["a dead man's switch for cron", "--max-age MAX_AGE", "--max-model-age MAX_MODEL_AGE",
+                 "narrow to one dataset (default: every configured deployment)"]),
     (["invalidate"], ["move a task's outputs and everything downstream of it (for one run) to data_dir/trash",
                       "a task family, e.g. TrainModel", "--date DATE the run's date, YYYY-MM-DD"]),
-    (["scheduler"], ["{start,stop,status}", "address to bind (default: 127.0.0.1 only)",
+    (["scheduler"], ["{start,run,stop,status}", "run it in the foreground (for systemd)",
+                     "address to bind (default: 127.0.0.1 only)",
                      "port (default: 8082, Luigi's default)"]),
 ]
 

@@ -12,16 +12,20 @@ other exception) keeps its traceback.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
 
 import luigi
+import luigi.configuration
 import luigi.interface
 import luigi.parameter
 import luigi.rpc
 from luigi.task_register import TaskClassNotFoundException
 
 from pipeline import durations, notify
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.formats import ago, seconds
 from pipeline.ml.errors import MLError
 from pipeline.tasks import outcomes
 
@@ -110,8 +114,71 @@ def _ours(task) -> bool:
 @luigi.Task.event_handler(luigi.Event.FAILURE)
 def _one_line_failure(task, exception):
     if _ours(task):
+        _stop_clock(task)
         logger.error("FAILED %s: %s", task, exception)
         notify.task_failed(task, exception)
+
+
+# ---------------------------------------------------------------- late tasks and runs ([late_after])
+
+_clocks: dict[str, threading.Timer] = {}
+
+
+def late_after(name: str) -> float | None:
+    """[late_after] NAME in luigi.cfg (a task family, or `run`), in seconds; None when not set."""
+    config = luigi.configuration.get_config()
+    if not config.has_section("late_after"):
+        return None
+    key = next((option for option in config.options("late_after") if option.lower() == name.lower()), None)
+    if key is None:
+        return None
+    text = config.get("late_after", key)
+    try:
+        return seconds(text)
+    except ValueError as exc:
+        raise ConfigError(f"luigi.cfg [late_after] {name}: {exc}") from None
+
+
+def _late(what: str, limit: float, task=None) -> None:
+    text = f"{what} has been running for more than {ago(limit)} ([late_after] in luigi.cfg)"
+    logger.warning("LATE %s", text)
+    params = task.param_kwargs if task is not None else {}
+    notify.problem("late", text, dataset=params.get("dataset"), model=params.get("model"),
+                   date=str(params["date"]) if "date" in params else None,
+                   task_id=task.task_id if task is not None else None,
+                   luigid_link=notify.task_link(task.task_id) if task is not None else None)
+
+
+def _start_clock(key: str, limit: float | None, *args) -> None:
+    if limit:
+        clock = threading.Timer(limit, _late, args=args)
+        clock.daemon = True  # never keeps a finished run alive
+        _clocks[key] = clock
+        clock.start()
+
+
+def _stop_clock(task) -> None:
+    clock = _clocks.pop(task.task_id, None)
+    if clock:
+        clock.cancel()
+
+
+@luigi.Task.event_handler(luigi.Event.START)
+def _clock_on(task):
+    if _ours(task):
+        _start_clock(task.task_id, late_after(task.task_family), str(task), late_after(task.task_family), task)
+
+
+@luigi.Task.event_handler(luigi.Event.SUCCESS)
+def _clock_off(task):
+    if _ours(task):
+        _stop_clock(task)
+
+
+def start_run_clock(argv: list[str]) -> None:
+    """The `luigi` command's whole run against [late_after] run (its timer dies with the process)."""
+    limit = late_after("run")
+    _start_clock("run", limit, f"the run `luigi {' '.join(argv)}`", limit)
 
 
 @luigi.Task.event_handler(luigi.Event.BROKEN_TASK)
@@ -145,3 +212,7 @@ def _already_complete(task):
 def _record_duration(task, seconds):
     if _ours(task):
         durations.record(task, seconds)
+
+
+if os.path.basename(sys.argv[0]) == "luigi":  # the command, not a library import (python -m pipeline, tests)
+    start_run_clock(sys.argv[1:])

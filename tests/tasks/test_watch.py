@@ -1,0 +1,61 @@
+"""Late and missed runs: a late alert while a slow task still runs, and `check` for a cron job
+that never started."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_task_and_a_run_that_take_too_long_are_alerted_while_they_still_run(workspace, webhook):
+    workspace.add_cfg("[late_after]\nTrainModel = 1s\nrun = 2s\n")
+    with workspace.held("TrainValidateDeploy", "--date=2026-01-01", at="fit") as held:  # the fit waits here
+        deadline = time.time() + 30
+        while len([e for e in webhook.events() if e == "late"]) < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        late = [post for post in webhook.posts if post["event"] == "late"]
+        assert len(late) == 2, webhook.events()
+    assert held.run.returncode == 0 and "WARNING pipeline: LATE TrainModel(" in held.run.output
+    texts = sorted(post["text"] for post in late)
+    assert texts[0] == ("[luigi-ml-pipeline] late: TrainModel(dataset=digits, date=2026-01-01, model=logreg) has been "
+                        "running for more than 0m 1s ([late_after] in luigi.cfg)")
+    assert texts[1].startswith("[luigi-ml-pipeline] late: the run `luigi --module pipeline TrainValidateDeploy")
+    task_alert = next(post for post in late if post["task_id"])
+    assert (task_alert["dataset"], task_alert["model"], task_alert["date"]) == ("digits", "logreg", "2026-01-01")
+
+
+def test_check_passes_a_fresh_deployment_and_fails_and_alerts_a_stale_or_missing_one(deployed, webhook):
+    ws = deployed()
+    fresh = ws.main("check", "--max-age", "26h", "--dataset", "digits")
+    assert fresh.returncode == 0, fresh.stderr
+    assert fresh.stdout.startswith("ok digits/logreg: last successful run ")
+
+    stale = ws.main("check", "--max-age", "0s")  # every configured deployment
+    assert stale.returncode == 1
+    lines = stale.stdout.splitlines()
+    assert lines[0].startswith("STALE digits/logreg: its last successful run was ") and lines[0].endswith(
+        "more than 0m 0s")
+    assert lines[1:] == ["STALE breast_cancer/best: no successful run yet; no model in production",
+                         "STALE diabetes/best: no successful run yet; no model in production"]
+    alerts = [post for post in webhook.posts if post["event"] == "stale"]
+    assert len(alerts) == 3
+    assert alerts[1]["text"] == ("[luigi-ml-pipeline] stale: breast_cancer/best: no successful run yet; "
+                                        "no model in production")
+
+    bad = ws.main("check", "--max-age", "a day")
+    assert (bad.returncode, bad.stderr) == (1, "error: --max-age / --max-model-age: 'a day' is not a duration "
+                                               "(write it like 26h, 90m, 1d12h or 45s)\n")
+
+
+def test_a_model_trained_too_long_ago_is_stale_even_when_runs_succeed(deployed):
+    from pipeline import freshness
+
+    ws = deployed()
+    with ws.configured():
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(days=9)
+        result = freshness.check("digits", "logreg", max_age=10 * 86400, max_model_age=8 * 86400, now=later)
+    [reason] = result["stale"]
+    assert reason.startswith("production v0001 was trained 9d 0h ago") and reason.endswith("more than 8d 0h")
