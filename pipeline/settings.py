@@ -47,6 +47,9 @@ class pipeline(luigi.Config):  # noqa: N801  (luigi names a Config class after i
     settle_seconds = luigi.FloatParameter(
         default=30.0, description="a source or incoming file without a marker counts as arrived once it has not "
                                   "changed for this long")
+    progress_every = luigi.FloatParameter(
+        default=30.0, description="seconds between the progress lines a long fit logs when no luigid watches it "
+                                  "(with luigid, its status message says the same, refreshed every few seconds)")
     stale_temporaries_after = luigi.FloatParameter(
         default=24 * 3600.0, description="seconds after which a half-written temporary left by another host or "
                                          "container is removed (one of this host's is removed once its writer exits)")

@@ -43,13 +43,17 @@ def with_point(spec: dict, point: dict) -> dict:
 
 
 def cross_validate(spec: dict, X, y, kind: str, *, folds: int, seed: int, compare: str | None = None,
-                   roles: dict | None = None, encoding: dict | None = None) -> dict:
+                   roles: dict | None = None, encoding: dict | None = None, on_fold=None) -> dict:
     """The k-fold score of a spec on the rows given (the training split: the test split stays unseen).
 
     Preprocessing is fitted inside each fold, so no fold's statistics leak into another. The same
     folds for the same rows, folds and seed: every candidate of a selection is scored on them.
+    The folds run one after the other (as cross_val_score does), calling on_fold(done) after each.
     """
-    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.metrics import get_scorer
+    from sklearn.model_selection import KFold, StratifiedKFold
 
     from pipeline.ml.errors import ModelSpecError
     from pipeline.ml.models import build_model
@@ -58,7 +62,13 @@ def cross_validate(spec: dict, X, y, kind: str, *, folds: int, seed: int, compar
     splitter = (StratifiedKFold if kind == "classification" else KFold)(folds, shuffle=True, random_state=seed)
     try:
         model, _ = build_model(spec, X, kind, roles=roles, encoding=encoding, seed=seed)
-        scores = cross_val_score(model, X, y, cv=splitter, scoring=SCORERS[metric], error_score="raise")
+        scorer, scores = get_scorer(SCORERS[metric]), []
+        for train, test in splitter.split(X, y):
+            fitted = clone(model).fit(X.iloc[train], y.iloc[train])
+            scores.append(scorer(fitted, X.iloc[test], y.iloc[test]))
+            if on_fold:
+                on_fold(len(scores))
+        scores = np.asarray(scores, dtype=float)
     except ModelSpecError:
         raise
     except (TypeError, ValueError) as exc:

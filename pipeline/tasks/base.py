@@ -10,8 +10,12 @@ including the ones that find everything complete.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
+import threading
+import time
 
 import luigi
 
@@ -19,6 +23,8 @@ from pipeline import settings
 from pipeline.artifacts import ArtifactDir
 from pipeline.storage import MANIFEST, join
 from pipeline.tasks import outcomes
+
+logger = logging.getLogger("pipeline")
 
 
 class NameParameter(luigi.Parameter):
@@ -103,6 +109,44 @@ class PipelineTask(luigi.Task):
                     partition.get(name) in (None, value) for name, value in zip(cls.partition_by, parts)):
                 found.append(ArtifactDir(store, key.rsplit("/", 1)[0]))
         return found
+
+    @contextlib.contextmanager
+    def progress(self, what: str, start: int = 10, end: int = 90):
+        """While the block runs, say `what` and how long it has taken: every few seconds as the task's
+        status message (and progress between `start` and `end` %, as the block reports it), and
+        without luigid as a log line every [pipeline] progress_every seconds. Yields
+        report(done_text, fraction) for work that counts its steps (folds, grid points)."""
+        from luigi.interface import core
+
+        from pipeline.formats import ago
+
+        every, local = settings.pipeline().progress_every, core().local_scheduler
+        started, stop, state = time.monotonic(), threading.Event(), {"done": "", "fraction": 0.0}
+        self.set_status_message(what)
+        self.set_progress_percentage(start)
+
+        def beat():
+            last_line = started
+            while not stop.wait(min(5.0, every)):
+                done = f", {state['done']}" if state["done"] else ""
+                said = f"{what} ({ago(time.monotonic() - started)} elapsed{done})"
+                self.set_status_message(said)
+                self.set_progress_percentage(int(start + (end - start) * state["fraction"]))
+                if local and time.monotonic() - last_line >= every:
+                    logger.info("%s: %s", self, said)
+                    last_line = time.monotonic()
+
+        def report(done: str, fraction: float) -> None:
+            state.update(done=done, fraction=fraction)
+
+        thread = threading.Thread(target=beat, daemon=True, name=f"progress of {self.task_id}")
+        thread.start()
+        try:
+            yield report
+        finally:
+            stop.set()
+            thread.join()
+            self.set_progress_percentage(end)
 
     def commit(self, **meta):
         """Context manager: a directory to write into, manifested and moved into place on success."""

@@ -103,9 +103,12 @@ class CrossValidate(TrainingTask):
         spec = with_point(self.model_spec(), dict(self.point))
         folds = spec.get("cv_folds", settings.DEFAULT_CV_FOLDS)
         kind, _, X, y = self.training_data(spec)
-        self.set_status_message(f"{folds}-fold cross-validation of {self.model} {dict(self.point)} on {len(X)} rows")
-        return {"point": dict(self.point),
-                "cv": cross_validate(spec, X, y, kind, folds=folds, compare=self.compare or None, **self.columns())}
+        with self.progress(f"{folds}-fold cross-validation of {self.model} {dict(self.point)} on {len(X)} rows") \
+                as report:
+            cv = cross_validate(spec, X, y, kind, folds=folds, compare=self.compare or None,
+                                on_fold=lambda done: report(f"{done} of {folds} folds done", done / folds),
+                                **self.columns())
+        return {"point": dict(self.point), "cv": cv}
 
 
 class TrainModel(TrainingTask):
@@ -167,14 +170,12 @@ class TrainModel(TrainingTask):
             search = search_summary([point.read_json(CrossValidate.CV) for point in self.input()["search"]])
             spec = with_point(self.candidates()[search["best_model"]], search["best"])
         kind, rows, X, y = self.training_data(spec)
-        self.set_status_message(f"fitting {spec['estimator']} on {len(X)} rows")
-        self.set_progress_percentage(10)
         started = time.time()
-        model, plan = fit_model(spec, X, y, kind, **self.columns())
+        with self.progress(f"fitting {spec['estimator']} on {len(X)} rows"):
+            model, plan = fit_model(spec, X, y, kind, **self.columns())
         seconds = time.time() - started
         logger.info("%s/%s: fitted %s; features: %s", self.dataset, self.model, spec["estimator"], describe_plan(plan))
         self.set_status_message(f"fitted in {seconds:.1f}s; writing the model and its card")
-        self.set_progress_percentage(90)
         joblib.dump(model, tmp / self.MODEL)
         np.save(tmp / self.TRAIN_ROWS, row_hashes(rows))
         write_json(tmp / self.CARD, model_card(

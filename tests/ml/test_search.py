@@ -244,3 +244,10 @@ def test_a_compare_metric_that_cannot_score_folds_is_refused_naming_the_key():
     with pytest.raises(ModelSpecError, match="compare = 'v_measure' cannot score cross-validation folds") as refused:
         cross_validate(LOGREG, X, y, "classification", folds=3, seed=0, compare="v_measure")
     assert refused.value.key == "compare"
+
+
+def test_each_fold_done_is_reported_as_it_finishes():
+    X, y, _ = noisy_rows()
+    done = []
+    cross_validate(LOGREG, X, y, "classification", folds=3, seed=0, on_fold=done.append)
+    assert done == [1, 2, 3]

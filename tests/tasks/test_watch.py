@@ -59,3 +59,14 @@ def test_a_model_trained_too_long_ago_is_stale_even_when_runs_succeed(deployed):
         result = freshness.check("digits", "logreg", max_age=10 * 86400, max_model_age=8 * 86400, now=later)
     [reason] = result["stale"]
     assert reason.startswith("production v0001 was trained 9d 0h ago") and reason.endswith("more than 8d 0h")
+
+
+def test_a_long_fit_says_how_long_it_has_taken_while_it_runs(workspace):
+    workspace.add_cfg("[pipeline]\nprogress_every = 1\n")
+    with workspace.held("TrainValidateDeploy", "--date=2026-01-01", at="fit") as held:
+        time.sleep(3.5)  # the fit waits: its progress lines go on
+    assert held.run.returncode == 0
+    lines = [line for line in held.run.output.splitlines()
+             if "INFO pipeline: TrainModel(dataset=digits, date=2026-01-01, model=logreg): fitting " in line]
+    assert len(lines) >= 2, held.run.output[-2000:]
+    assert lines[0].endswith("fitting sklearn.linear_model.LogisticRegression on 1347 rows (0m 1s elapsed)")
