@@ -134,10 +134,14 @@ def _report_change(args, registry, message) -> int:
 
 
 def cmd_predict(args) -> int:
+    from pipeline.retry import call_with_retries
     from pipeline.scoring import check_output_name, score_with_production, write_frame
 
     check_output_name(args.output, args.input)
-    scored, info = score_with_production(args.dataset, args.model, args.input)
+    config = settings.pipeline()  # a source answering 5xx for a moment is tried again, as tasks do
+    scored, info = call_with_retries(lambda: score_with_production(args.dataset, args.model, args.input),
+                                     f"predict {args.input}", attempts=config.transient_attempts,
+                                     backoff=config.transient_backoff)
     write_frame(scored, args.output)
     if args.json:
         print(json.dumps({"version": info["model_version"], "rows": info["rows"], "output": args.output}))

@@ -47,6 +47,11 @@ class pipeline(luigi.Config):  # noqa: N801  (luigi names a Config class after i
     settle_seconds = luigi.FloatParameter(
         default=30.0, description="a source or incoming file without a marker counts as arrived once it has not "
                                   "changed for this long")
+    transient_attempts = luigi.IntParameter(
+        default=4, description="how many times a task is run while it fails on something that may pass (a 5xx, "
+                               "a connection refused: pipeline/retry.py); 1: no retries")
+    transient_backoff = luigi.FloatParameter(
+        default=1.0, description="seconds before the second attempt, doubled before each later one")
     progress_every = luigi.FloatParameter(
         default=30.0, description="seconds between the progress lines a long fit logs when no luigid watches it "
                                   "(with luigid, its status message says the same, refreshed every few seconds)")

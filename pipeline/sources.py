@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,8 +20,6 @@ logger = logging.getLogger(__name__)
 SKLEARN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 HTTP_TIMEOUT = 30
-HTTP_ATTEMPTS = 4
-HTTP_BACKOFF = 1.0  # seconds before the 2nd attempt, doubled after each failure
 
 
 def read_source(source: str, *, sep: str | None = None, na_values: list[str] | None = None):
@@ -135,25 +132,20 @@ def parse_table(payload: bytes, *, name: str, label: str, sep: str | None = None
     return table
 
 
-def fetch_url(url: str, *, attempts: int = HTTP_ATTEMPTS, backoff: float = HTTP_BACKOFF,
-              timeout: float = HTTP_TIMEOUT) -> bytes:
-    """GET a URL; retry connection errors and 5xx with exponential backoff, fail at once on 4xx."""
-    for attempt in range(1, attempts + 1):
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:
-                return response.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500:
-                raise DataError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-            problem = f"HTTP {exc.code} {exc.reason}"
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            problem = str(getattr(exc, "reason", exc))
-        if attempt == attempts:
-            raise DataError(f"{url}: failed after {attempts} attempts: {problem}")
-        delay = backoff * 2 ** (attempt - 1)
-        logger.warning("%s: %s; retrying in %.1fs (attempt %d of %d)", url, problem, delay, attempt + 1, attempts)
-        time.sleep(delay)
-    raise AssertionError("unreachable")
+def fetch_url(url: str, *, timeout: float = HTTP_TIMEOUT) -> bytes:
+    """GET a URL. A 4xx is the user's (DataError); a 5xx or a connection failure may pass
+    (TransientError: the task that asked is tried again, see pipeline/retry.py)."""
+    from pipeline.retry import TransientError
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code < 500:
+            raise DataError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        raise TransientError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        raise TransientError(f"{url}: {getattr(exc, 'reason', exc)}") from None
 
 
 def _first_line(exc: Exception) -> str:

@@ -143,25 +143,33 @@ def in_order(responses):
     return respond
 
 
-def test_fetch_url_retries_server_errors_then_succeeds(http_server):
-    with http_server(in_order([(500, b"oops"), (500, b"oops"), (200, CSV)])) as (base, requests):
-        payload = fetch_url(f"{base}/data.csv", backoff=0.01, timeout=5)
-    assert payload == CSV
-    assert requests == ["/data.csv"] * 3
+def test_fetch_url_calls_a_server_error_transient_and_a_4xx_the_users(http_server):
+    from pipeline.retry import TransientError, is_transient
 
-
-def test_fetch_url_gives_up_after_the_last_attempt(http_server):
-    with http_server(in_order([(503, b"busy")])) as (base, requests):
-        with pytest.raises(DataError, match="failed after 3 attempts: HTTP 503"):
-            fetch_url(f"{base}/data.csv", attempts=3, backoff=0.01, timeout=5)
-    assert len(requests) == 3
+    with http_server(in_order([(503, b"busy"), (200, CSV)])) as (base, requests):
+        with pytest.raises(TransientError, match=f"^{base}/data.csv: HTTP 503 Service Unavailable$") as busy:
+            fetch_url(f"{base}/data.csv", timeout=5)
+        assert is_transient(busy.value)
+        assert fetch_url(f"{base}/data.csv", timeout=5) == CSV
+    assert requests == ["/data.csv"] * 2
 
 
 def test_fetch_url_fails_at_once_on_404(http_server):
+    from pipeline.retry import is_transient
+
     with http_server(in_order([(404, b"not here"), (200, CSV)])) as (base, requests):
-        with pytest.raises(DataError, match=f"^{base}/gone.csv: HTTP 404"):
-            fetch_url(f"{base}/gone.csv", backoff=0.01, timeout=5)
-    assert requests == ["/gone.csv"]
+        with pytest.raises(DataError, match=f"^{base}/gone.csv: HTTP 404") as gone:
+            fetch_url(f"{base}/gone.csv", timeout=5)
+    assert requests == ["/gone.csv"] and not is_transient(gone.value)
+
+
+def test_a_refused_connection_is_transient():
+    from conftest import free_port
+
+    from pipeline.retry import TransientError
+
+    with pytest.raises(TransientError, match="Connection refused"):
+        fetch_url(f"http://127.0.0.1:{free_port()}/data.csv", timeout=5)
 
 
 def test_read_source_url_parses_by_url_suffix(http_server):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import threading
@@ -46,10 +47,22 @@ class PipelineTask(luigi.Task):
     stage: str  # folder under data_dir
     partition_by = ("dataset",)  # the parameters naming the folders between the stage and the date
 
+    def __init_subclass__(cls, **kwargs):
+        """Every task's run() is retried inside the run on a transient failure (pipeline/retry.py)."""
+        super().__init_subclass__(**kwargs)
+        if "run" in cls.__dict__:
+            cls.run = _with_retries(cls.__dict__["run"])
+
     @classmethod
     def bulk_complete(cls, parameter_tuples):
         """The dates that are done, for RangeDaily backfills (`cls` may be a partial with the other params)."""
         return [date for date in parameter_tuples if cls(date=date).complete()]
+
+    def on_failure(self, exception):
+        """What luigid shows in the task's error pop-up (and Luigi's failure e-mail): the one-line
+        reason first, then Luigi's traceback."""
+        reason = (str(exception).strip().splitlines() or [""])[0]
+        return f"{type(exception).__name__}: {reason}\n\n{super().on_failure(exception)}"
 
     def spec(self) -> dict:
         """The config that shapes this task's own output (hashed into its path)."""
@@ -174,6 +187,17 @@ class PipelineTask(luigi.Task):
     def remember_output(self) -> None:
         """Record this (committed) output as the one to reuse for its content."""
         settings.store().write_json(self._reuse_entry(), {"output": self.output().key, "task": self.task_id})
+
+
+def _with_retries(run):
+    @functools.wraps(run)
+    def run_with_retries(self):
+        from pipeline.retry import call_with_retries
+
+        config = settings.pipeline()
+        return call_with_retries(lambda: run(self), str(self), attempts=config.transient_attempts,
+                                 backoff=config.transient_backoff)
+    return run_with_retries
 
 
 def _preload() -> None:

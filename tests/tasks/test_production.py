@@ -222,3 +222,18 @@ def test_batch_predict_reads_incoming_files_like_the_source_and_invalidate_resco
     assert proc.stdout.count("moved ") == 2 and not workspace.outputs("predictions")
     assert workspace.run("BatchPredict", "--dataset", "customers", DAY).returncode == 0
     assert len(workspace.outputs("predictions")) == 1
+
+
+def test_a_failure_stays_failed_in_luigid_with_its_one_line_reason_first(workspace, luigid):
+    (workspace.root / "bad.csv").write_text("a,b\n1,2\n3,4\n")
+    workspace.add_config(f'[datasets.bad]\nsource = "{workspace.root / "bad.csv"}"\ntarget = "y"\n'
+                         'problem = "classification"\n')
+    run = workspace.luigi("TrainValidateDeploy", "--dataset", "bad", DAY, "--scheduler-port", str(luigid), local=False)
+    assert run.returncode == 30
+    [(task_id, failed)] = api(luigid, "task_list", status="FAILED", upstream_status="").items()
+    assert failed["name"] == "ValidateData"
+    error = json.loads(api(luigid, "fetch_error", task_id=task_id)["error"])  # Luigi sends on_failure as JSON
+    assert error.startswith("DataError: dataset 'bad': column 'y': target_present: target column not found "
+                            "(columns: a, b)\n\nRuntime error:\nTraceback")
+    assert (workspace.cli("scheduler", "status").stdout.split(": ", 1)[1]
+            == "0 running, 7 pending, 1 failed, 2 done, 0 disabled\n")  # SourceFile and IngestData done

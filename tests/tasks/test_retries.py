@@ -15,15 +15,28 @@ def flaky(body: bytes, failures: int):
     return respond
 
 
-def test_source_that_fails_twice_then_serves_is_fetched_with_backoff(workspace, http_server):
+def test_a_source_that_answers_503_twice_is_retried_in_the_run_with_backoff(workspace, http_server):
     with http_server(flaky(customers().to_csv(index=False).encode(), failures=2)) as (base_url, requests):
         workspace.add_config(CUSTOMERS_BLOCK.format(path=f"{base_url}/customers.csv"))
-        run = workspace.run("TrainValidateDeploy", "--dataset", "customers")
+        run = workspace.run("TrainValidateDeploy", "--dataset", "customers", "--date=2026-01-01")
     assert run.returncode == 0, run.output
     assert len(requests) == 3
-    assert "HTTP 503 Service Unavailable; retrying in 1.0s (attempt 2 of 4)" in run.output
-    assert "retrying in 2.0s (attempt 3 of 4)" in run.output
-    assert workspace.production("customers") == "v0001"
+    retries = [line.partition(" pipeline: ")[2] for line in run.output.splitlines() if " RETRY " in f" {line}"]
+    assert retries == [
+        f"RETRY IngestData(dataset=customers, date=2026-01-01) in 1.0 s (attempt 2 of 4): {base_url}/customers.csv: "
+        "HTTP 503 Service Unavailable",
+        f"RETRY IngestData(dataset=customers, date=2026-01-01) in 2.0 s (attempt 3 of 4): {base_url}/customers.csv: "
+        "HTTP 503 Service Unavailable"]
+    assert "FAILED" not in run.output and workspace.production("customers") == "v0001"
+
+
+def test_bad_data_is_not_retried(workspace):
+    (workspace.root / "bad.csv").write_text("a,b\n1,2\n3,4\n")
+    workspace.add_config(f'[datasets.bad]\nsource = "{workspace.root / "bad.csv"}"\ntarget = "y"\n'
+                         'problem = "classification"\n')
+    run = workspace.run("TrainValidateDeploy", "--dataset", "bad")
+    assert run.returncode == 30 and "RETRY" not in run.output
+    assert run.output.count("FAILED ValidateData(dataset=bad") == 1
 
 
 def test_luigi_retries_the_task_when_the_outage_outlasts_the_backoff(workspace, http_server):
@@ -34,7 +47,7 @@ def test_luigi_retries_the_task_when_the_outage_outlasts_the_backoff(workspace, 
         workspace.add_config(CUSTOMERS_BLOCK.format(path=f"{base_url}/customers.csv"))
         run = workspace.run("TrainValidateDeploy", "--dataset", "customers")
     assert run.returncode == 0, run.output
-    assert len(requests) == 5  # four by the first attempt's backoff, one by Luigi's retry
+    assert len(requests) == 5  # four by the in-run retries, one by Luigi's retry
     assert run.output.count("FAILED IngestData(dataset=customers") == 1
-    assert "failed after 4 attempts: HTTP 503 Service Unavailable" in run.output
+    assert "HTTP 503 Service Unavailable (gave up after 4 attempts)" in run.output
     assert workspace.production("customers") == "v0001"
