@@ -176,6 +176,23 @@ def cmd_scheduler(args) -> int:
     return 0
 
 
+def cmd_logs(args) -> int:
+    """The latest log of a task (or every attempt's file, with --all)."""
+    from pipeline import tasklogs
+
+    found = tasklogs.attempts(args.task, args.dataset, args.model, args.date)
+    if not found:
+        narrowed = " ".join(f"--{k} {v}" for k, v in (("dataset", args.dataset), ("model", args.model),
+                                                        ("date", args.date)) if v)
+        raise PipelineError(f"no logs of {args.task} {narrowed}".rstrip() + f" under {tasklogs.root()}")
+    if args.all or args.json:
+        print(json.dumps([str(p) for p in found], indent=2) if args.json else "\n".join(map(str, found)))
+    else:
+        print(f"# {found[-1]}")
+        print(found[-1].read_text(errors="replace"), end="")
+    return 0
+
+
 def cmd_check(args) -> int:
     """Exit 1 (and alert) when a deployment's last successful run, or its production model, is too old."""
     from pipeline import freshness
@@ -341,6 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     command(commands, "report", cmd_report, "print the latest run report and its registry's history",
             filters=("the latest run of any", "with --dataset, its deployment; else any"))
+
+    logs = command(commands, "logs", cmd_logs, "print the latest attempt's log of a task (every attempt has one, "
+                   "failed ones too)", filters=("any", "any"))
+    logs.add_argument("task", help="a task family, e.g. TrainModel")
+    logs.add_argument("--date", help="the run's date, YYYY-MM-DD (default: any)")
+    logs.add_argument("--all", action="store_true", help="list every attempt's file instead, oldest first")
 
     check = command(commands, "check", cmd_check, "exit 1 and alert when a deployment's last successful run (or "
                     "its production model) is too old: a dead man's switch for cron",

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pipeline.errors import SchedulerError
 from pipeline.formats import now, write_json
-from pipeline.settings import store
+from pipeline.settings import pipeline, store
 from pipeline.storage import pid_alive
 
 DEFAULT_PORT = 8082  # Luigi's default: workers find it without --scheduler-port
@@ -141,12 +141,41 @@ def _listening(address: str, port: int) -> bool:
 
 
 def _serve(argv: list[str]) -> None:
-    """Run luigid in this process with the extra config file named first in argv."""
+    """Run luigid in this process with the extra config file named first in argv, serving the
+    task logs and run reports of a local data_dir read-only beside its own pages."""
     import luigi.cmdline
     import luigi.configuration
+    import luigi.server
 
     luigi.configuration.add_config_path(argv[0])
+    luigi_app = luigi.server.app
+
+    def app(scheduler):
+        application = luigi_app(scheduler)
+        application.add_handlers(r".*", _file_routes())
+        return application
+
+    luigi.server.app = app  # luigi.server.run builds its tornado application with it
     luigi.cmdline.luigid(argv[1:])
+
+
+def _file_routes() -> list:
+    """/pipeline/logs/... and /pipeline/reports/... from data_dir (GET and HEAD only; nothing outside them)."""
+    import tornado.web
+
+    from pipeline.storage import is_s3
+    from pipeline.tasklogs import ROUTE
+
+    class ReadOnlyFiles(tornado.web.StaticFileHandler):
+        def get_content_type(self):
+            return "text/plain; charset=utf-8" if self.absolute_path.endswith(".log") else super().get_content_type()
+
+    data_dir = pipeline().data_dir
+    if is_s3(data_dir):
+        return []
+    data = Path(data_dir).resolve()
+    return [(rf"{ROUTE}/logs/(.*)", ReadOnlyFiles, {"path": str(data / "runs" / "logs")}),
+            (rf"{ROUTE}/reports/(.*)", ReadOnlyFiles, {"path": str(data / "reports")})]
 
 
 if __name__ == "__main__":

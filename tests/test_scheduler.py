@@ -142,6 +142,7 @@ def test_scheduler_run_is_luigid_in_the_foreground_that_status_and_stop_find(wor
         status = workspace.cli("scheduler", "status")
         assert status.stdout.startswith(f"luigid running (pid {process.pid}) at http://127.0.0.1:{port}: ")
         # a run that is pointed at a scheduler that is not there gives up in seconds, with a hint
+        workspace.add_cfg("[core]\nrpc_retry_wait = 1\n")
         down = workspace.luigi("TrainValidateDeploy", "--scheduler-port", str(free_port()), local=False)
         assert down.returncode == 40 and "Traceback" not in down.output
         assert "is luigid running? start it with `ml-pipeline scheduler start`" in down.output.splitlines()[-1]

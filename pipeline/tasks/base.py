@@ -58,6 +58,18 @@ class PipelineTask(luigi.Task):
         """The dates that are done, for RangeDaily backfills (`cls` may be a partial with the other params)."""
         return [date for date in parameter_tuples if cls(date=date).complete()]
 
+    def track(self, relative: str) -> None:
+        """Point the task's link in luigid at a file under data_dir (Luigi's tracking URL)."""
+        from pipeline import tasklogs
+
+        url = tasklogs.link(relative)
+        if url and callable(getattr(self, "set_tracking_url", None)):
+            self.set_tracking_url(url)
+
+    def tracked_output(self) -> str | None:
+        """A committed file (under data_dir) luigid's link shows once the task is done, instead of its log."""
+        return None
+
     def on_failure(self, exception):
         """What luigid shows in the task's error pop-up (and Luigi's failure e-mail): the one-line
         reason first, then Luigi's traceback."""
@@ -190,13 +202,20 @@ class PipelineTask(luigi.Task):
 
 
 def _with_retries(run):
+    """run() with its own log file (pipeline/tasklogs.py, linked from luigid) and in-run retries of
+    transient failures (pipeline/retry.py)."""
     @functools.wraps(run)
     def run_with_retries(self):
+        from pipeline import tasklogs
         from pipeline.retry import call_with_retries
 
         config = settings.pipeline()
-        return call_with_retries(lambda: run(self), str(self), attempts=config.transient_attempts,
-                                 backoff=config.transient_backoff)
+        with tasklogs.attempt_log(self) as log:
+            self.track(f"logs/{log.relative_to(tasklogs.root()).as_posix()}")
+            call_with_retries(lambda: run(self), str(self), attempts=config.transient_attempts,
+                              backoff=config.transient_backoff)
+        if self.tracked_output():
+            self.track(self.tracked_output())
     return run_with_retries
 
 

@@ -40,6 +40,9 @@ class RunReport(ModelTask):
 
     outcome_of = "deployment"
 
+    def tracked_output(self) -> str:
+        return f"{self.output().key}/{self.HTML}"
+
     def run_outcome(self) -> list[str] | None:
         """The deployment's decision and where this report is (the run's outcome block)."""
         said = self.requires()["decision"].run_outcome()

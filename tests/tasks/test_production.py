@@ -237,3 +237,22 @@ def test_a_failure_stays_failed_in_luigid_with_its_one_line_reason_first(workspa
                             "(columns: a, b)\n\nRuntime error:\nTraceback")
     assert (workspace.cli("scheduler", "status").stdout.split(": ", 1)[1]
             == "0 running, 7 pending, 1 failed, 2 done, 0 disabled\n")  # SourceFile and IngestData done
+
+
+def test_every_task_links_in_luigid_to_its_log_and_the_report_both_served_by_luigid(workspace, luigid):
+    run = workspace.luigi("TrainValidateDeploy", DAY, "--scheduler-port", str(luigid), local=False)
+    assert run.returncode == 0, run.output[-2000:]
+    done = api(luigid, "task_list", status="DONE", upstream_status="")
+    links = {task["name"]: task["tracking_url"] for task in done.values()}
+    assert links["TrainModel"].startswith(f"http://localhost:{luigid}/pipeline/logs/TrainModel/digits/logreg/"
+                                          f"{DAY.split('=')[1]}/")
+    with NO_PROXY.open(links["TrainModel"].replace("localhost", "127.0.0.1"), timeout=10) as response:
+        assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        log = response.read().decode()
+    assert "INFO pipeline: digits/logreg: fitted sklearn.linear_model.LogisticRegression" in log
+    assert links["RunReport"].endswith("/report.html") and "/pipeline/reports/digits/logreg/" in links["RunReport"]
+    with NO_PROXY.open(links["RunReport"].replace("localhost", "127.0.0.1"), timeout=10) as response:
+        assert response.read().decode().startswith("<!DOCTYPE html>")
+    with pytest.raises(urllib.error.HTTPError) as outside:  # nothing but logs and reports
+        NO_PROXY.open(f"http://127.0.0.1:{luigid}/pipeline/logs/../registry/digits/logreg/production.json", timeout=10)
+    assert outside.value.code in (403, 404)

@@ -64,9 +64,32 @@ def test_a_model_trained_too_long_ago_is_stale_even_when_runs_succeed(deployed):
 def test_a_long_fit_says_how_long_it_has_taken_while_it_runs(workspace):
     workspace.add_cfg("[pipeline]\nprogress_every = 1\n")
     with workspace.held("TrainValidateDeploy", "--date=2026-01-01", at="fit") as held:
-        time.sleep(3.5)  # the fit waits: its progress lines go on
+        time.sleep(2.6)  # the fit waits: its progress lines go on
     assert held.run.returncode == 0
     lines = [line for line in held.run.output.splitlines()
              if "INFO pipeline: TrainModel(dataset=digits, date=2026-01-01, model=logreg): fitting " in line]
     assert len(lines) >= 2, held.run.output[-2000:]
     assert lines[0].endswith("fitting sklearn.linear_model.LogisticRegression on 1347 rows (0m 1s elapsed)")
+
+
+def test_each_attempt_has_its_log_with_warnings_and_a_failures_traceback(workspace):
+    workspace.add_config('[models.short]\nestimator = "sklearn.linear_model.LogisticRegression"\n'
+                         'params = { max_iter = 2 }\n')
+    assert workspace.run("TrainValidateDeploy", "--model", "short", "--date=2026-01-01").returncode == 0
+    shown = workspace.main("logs", "TrainModel", "--model", "short")
+    assert shown.returncode == 0, shown.stderr
+    assert "ConvergenceWarning: lbfgs failed to converge" in shown.stdout  # scikit-learn's warning, in the log
+
+    (workspace.root / "bad.csv").write_text("a,b\n1,2\n3,4\n")
+    workspace.add_config(f'[datasets.bad]\nsource = "{workspace.root / "bad.csv"}"\ntarget = "y"\n'
+                         'problem = "classification"\n')
+    for _ in range(2):
+        assert workspace.run("TrainValidateDeploy", "--dataset", "bad", "--date=2026-01-01").returncode == 30
+    listed = workspace.main("logs", "ValidateData", "--dataset", "bad", "--all").stdout.splitlines()
+    assert len(listed) == 2  # one file per attempt, both kept
+    failed = workspace.main("logs", "ValidateData", "--dataset", "bad").stdout
+    assert failed.splitlines()[0] == f"# {listed[-1]}"
+    assert "Traceback (most recent call last)" in failed and "DataError: dataset 'bad': column 'y'" in failed
+
+    missing = workspace.main("logs", "TrainModel", "--dataset", "iris")
+    assert missing.returncode == 1 and missing.stderr.startswith("error: no logs of TrainModel --dataset iris under ")
