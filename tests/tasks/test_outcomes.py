@@ -23,7 +23,7 @@ def test_the_real_command_ends_with_the_promotion_and_the_report_path(workspace)
     path = re.fullmatch(r"    report: (\S+/reports/digits/logreg/2026-01-01/\w+/report\.html)", report).group(1)
     assert open(path).read().startswith("<!DOCTYPE html>")
 
-    again = workspace.luigi("TrainValidateDeploy", DAY1)
+    again = workspace.run("TrainValidateDeploy", DAY1)
     assert block(again)[0] == "digits/logreg 2026-01-01: already complete: promoted v0001 (balanced_accuracy " \
                               "0.9777; previous none)"
 

@@ -224,22 +224,7 @@ def test_batch_predict_reads_incoming_files_like_the_source_and_invalidate_resco
     assert len(workspace.outputs("predictions")) == 1
 
 
-def test_a_failure_stays_failed_in_luigid_with_its_one_line_reason_first(workspace, luigid):
-    (workspace.root / "bad.csv").write_text("a,b\n1,2\n3,4\n")
-    workspace.add_config(f'[datasets.bad]\nsource = "{workspace.root / "bad.csv"}"\ntarget = "y"\n'
-                         'problem = "classification"\n')
-    run = workspace.luigi("TrainValidateDeploy", "--dataset", "bad", DAY, "--scheduler-port", str(luigid), local=False)
-    assert run.returncode == 30
-    [(task_id, failed)] = api(luigid, "task_list", status="FAILED", upstream_status="").items()
-    assert failed["name"] == "ValidateData"
-    error = json.loads(api(luigid, "fetch_error", task_id=task_id)["error"])  # Luigi sends on_failure as JSON
-    assert error.startswith("DataError: dataset 'bad': column 'y': target_present: target column not found "
-                            "(columns: a, b)\n\nRuntime error:\nTraceback")
-    assert (workspace.cli("scheduler", "status").stdout.split(": ", 1)[1]
-            == "0 running, 7 pending, 1 failed, 2 done, 0 disabled\n")  # SourceFile and IngestData done
-
-
-def test_every_task_links_in_luigid_to_its_log_and_the_report_both_served_by_luigid(workspace, luigid):
+def test_luigid_links_each_task_to_its_log_and_report_and_keeps_a_failure_failed_with_its_reason(workspace, luigid):
     run = workspace.luigi("TrainValidateDeploy", DAY, "--scheduler-port", str(luigid), local=False)
     assert run.returncode == 0, run.output[-2000:]
     done = api(luigid, "task_list", status="DONE", upstream_status="")
@@ -256,3 +241,17 @@ def test_every_task_links_in_luigid_to_its_log_and_the_report_both_served_by_lui
     with pytest.raises(urllib.error.HTTPError) as outside:  # nothing but logs and reports
         NO_PROXY.open(f"http://127.0.0.1:{luigid}/pipeline/logs/../registry/digits/logreg/production.json", timeout=10)
     assert outside.value.code in (403, 404)
+
+    # a failure stays FAILED (retry_delay: a day), its one-line reason first in the error pop-up
+    (workspace.root / "bad.csv").write_text("a,b\n1,2\n3,4\n")
+    workspace.add_config(f'[datasets.bad]\nsource = "{workspace.root / "bad.csv"}"\ntarget = "y"\n'
+                         'problem = "classification"\n')
+    run = workspace.luigi("TrainValidateDeploy", "--dataset", "bad", DAY, "--scheduler-port", str(luigid), local=False)
+    assert run.returncode == 30
+    [(task_id, failed)] = api(luigid, "task_list", status="FAILED", upstream_status="").items()
+    assert failed["name"] == "ValidateData"
+    error = json.loads(api(luigid, "fetch_error", task_id=task_id)["error"])  # Luigi sends on_failure as JSON
+    assert error.startswith("DataError: dataset 'bad': column 'y': target_present: target column not found "
+                            "(columns: a, b)\n\nRuntime error:\nTraceback")
+    assert workspace.cli("scheduler", "status").stdout.split(": ", 1)[1].startswith("0 running, 7 pending, 1 failed")
+

@@ -21,7 +21,7 @@ def lines_of(run) -> list[str]:
      "'logrge'; did you mean 'logreg'? (known: dbscan, gbr, hist_gb, kmeans, logreg, random_forest, ridge)"),
 ])
 def test_a_mistyped_name_is_one_line_with_a_suggestion_and_no_traceback(workspace, args, code, line):
-    run = workspace.luigi(*args, "--date=2026-01-01")
+    run = workspace.run(*args, "--date=2026-01-01")  # Luigi's own entry point, in this process
     assert run.returncode == code
     assert "Traceback" not in run.output
     [said] = lines_of(run)
@@ -44,7 +44,7 @@ def test_bad_data_fails_in_one_line_without_a_traceback(workspace):
     (workspace.root / "bad.csv").write_text("a,b\n1,2\n3,4\n")
     workspace.add_config(f'[datasets.bad]\nsource = "{workspace.root / "bad.csv"}"\ntarget = "y"\n'
                          'problem = "classification"\n')
-    run = workspace.luigi("TrainValidateDeploy", "--dataset", "bad", "--date=2026-01-01")
+    run = workspace.run("TrainValidateDeploy", "--dataset", "bad", "--date=2026-01-01")
     assert run.returncode == 30 and "Traceback" not in run.output
     assert run.headlines() == [next(line for line in run.output.splitlines() if "FAILED ValidateData" in line)]
 

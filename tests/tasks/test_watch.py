@@ -10,15 +10,20 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-def test_a_task_and_a_run_that_take_too_long_are_alerted_while_they_still_run(workspace, webhook):
-    workspace.add_cfg("[late_after]\nTrainModel = 1s\nrun = 2s\n")
+def test_a_long_fit_says_how_long_it_has_taken_and_is_alerted_as_late_while_it_runs(workspace, webhook):
+    workspace.add_cfg("[late_after]\nTrainModel = 1s\nrun = 2s\n[pipeline]\nprogress_every = 1\n")
     with workspace.held("TrainValidateDeploy", "--date=2026-01-01", at="fit") as held:  # the fit waits here
-        deadline = time.time() + 30
-        while len([e for e in webhook.events() if e == "late"]) < 2 and time.time() < deadline:
+        started = time.time()
+        while len([e for e in webhook.events() if e == "late"]) < 2 and time.time() < started + 30:
             time.sleep(0.2)
         late = [post for post in webhook.posts if post["event"] == "late"]
         assert len(late) == 2, webhook.events()
+        time.sleep(max(0.0, started + 2.6 - time.time()))  # and long enough for two progress lines
     assert held.run.returncode == 0 and "WARNING pipeline: LATE TrainModel(" in held.run.output
+    progress = [line for line in held.run.output.splitlines()
+                if "INFO pipeline: TrainModel(dataset=digits, date=2026-01-01, model=logreg): fitting " in line]
+    assert len(progress) >= 2, held.run.output[-2000:]  # a line a second while the fit waits
+    assert progress[0].endswith("fitting sklearn.linear_model.LogisticRegression on 1347 rows (0m 1s elapsed)")
     texts = sorted(post["text"] for post in late)
     assert texts[0] == ("[luigi-ml-pipeline] late: TrainModel(dataset=digits, date=2026-01-01, model=logreg) has been "
                         "running for more than 0m 1s ([late_after] in luigi.cfg)")
@@ -59,17 +64,6 @@ def test_a_model_trained_too_long_ago_is_stale_even_when_runs_succeed(deployed):
         result = freshness.check("digits", "logreg", max_age=10 * 86400, max_model_age=8 * 86400, now=later)
     [reason] = result["stale"]
     assert reason.startswith("production v0001 was trained 9d 0h ago") and reason.endswith("more than 8d 0h")
-
-
-def test_a_long_fit_says_how_long_it_has_taken_while_it_runs(workspace):
-    workspace.add_cfg("[pipeline]\nprogress_every = 1\n")
-    with workspace.held("TrainValidateDeploy", "--date=2026-01-01", at="fit") as held:
-        time.sleep(2.6)  # the fit waits: its progress lines go on
-    assert held.run.returncode == 0
-    lines = [line for line in held.run.output.splitlines()
-             if "INFO pipeline: TrainModel(dataset=digits, date=2026-01-01, model=logreg): fitting " in line]
-    assert len(lines) >= 2, held.run.output[-2000:]
-    assert lines[0].endswith("fitting sklearn.linear_model.LogisticRegression on 1347 rows (0m 1s elapsed)")
 
 
 def test_each_attempt_has_its_log_with_warnings_and_a_failures_traceback(workspace):
