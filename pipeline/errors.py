@@ -7,6 +7,11 @@ and keeps its traceback.
 """
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message as one line (its first), or its type's name when it has none."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 class PipelineError(Exception):
     """A failure the pipeline diagnosed: the message says what is wrong and where."""
 

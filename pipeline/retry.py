@@ -19,7 +19,7 @@ import smtplib
 import time
 import urllib.error
 
-from pipeline.errors import PipelineError, StorageError
+from pipeline.errors import PipelineError, StorageError, first_line
 from pipeline.ml.errors import MLError
 
 logger = logging.getLogger("pipeline")
@@ -66,10 +66,6 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def _line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 def call_with_retries(fn, what: str, *, attempts: int, backoff: float, sleep=time.sleep):
     """fn(), tried up to `attempts` times while it fails transiently, waiting backoff, 2 x backoff, ..."""
     for attempt in range(1, attempts + 1):
@@ -79,8 +75,9 @@ def call_with_retries(fn, what: str, *, attempts: int, backoff: float, sleep=tim
             if not is_transient(exc):
                 raise
             if attempt == attempts:
-                raise TransientError(f"{_line(exc)} (gave up after {attempts} attempts)") from exc
+                raise TransientError(f"{first_line(exc)} (gave up after {attempts} attempts)") from exc
             delay = backoff * 2 ** (attempt - 1)
-            logger.warning("RETRY %s in %.1f s (attempt %d of %d): %s", what, delay, attempt + 1, attempts, _line(exc))
+            logger.warning("RETRY %s in %.1f s (attempt %d of %d): %s", what, delay, attempt + 1, attempts,
+                           first_line(exc))
             sleep(delay)
     raise AssertionError("unreachable")

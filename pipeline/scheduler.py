@@ -88,8 +88,9 @@ def start(address: str = "127.0.0.1", port: int = DEFAULT_PORT, wait: float = 30
 def run(address: str = "127.0.0.1", port: int = DEFAULT_PORT):
     """luigid in the foreground, in place of this process (for systemd: config/luigid.service).
     `status` and `stop` find it as they find one that `start` launched."""
-    if server_info():
-        raise SchedulerError(f"luigid already runs (pid {server_info()['pid']}); stop it first")
+    running = server_info()
+    if running:
+        raise SchedulerError(f"luigid already runs (pid {running['pid']}); stop it first")
     if _listening(address, port):
         raise SchedulerError(f"{address}:{port} is already in use by another program; choose another --port")
     command = _command(address, port)

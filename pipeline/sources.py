@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+from pipeline.errors import first_line
 from pipeline.ml.errors import DataError
 from pipeline.storage import is_http, is_s3, read_file
 
@@ -111,7 +112,7 @@ def parse_table(payload: bytes, *, name: str, label: str, sep: str | None = None
             table = pcsv.read_csv(pa.BufferReader(payload), parse_options=parse, convert_options=convert)
         names = table.column_names
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError) as exc:
-        raise DataError(f"{label}: cannot be read: {_first_line(exc)}") from None
+        raise DataError(f"{label}: cannot be read: {first_line(exc)}") from None
     except UnicodeDecodeError:
         raise DataError(f"{label}: column names are not valid UTF-8 text") from None
     # pyarrow reads a text column with invalid UTF-8 as raw bytes; refuse rather than guess
@@ -148,5 +149,3 @@ def fetch_url(url: str, *, timeout: float = HTTP_TIMEOUT) -> bytes:
         raise TransientError(f"{url}: {getattr(exc, 'reason', exc)}") from None
 
 
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

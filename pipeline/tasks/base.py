@@ -22,6 +22,7 @@ import luigi
 
 from pipeline import settings
 from pipeline.artifacts import ArtifactDir
+from pipeline.errors import first_line
 from pipeline.storage import MANIFEST, join
 from pipeline.tasks import outcomes
 
@@ -73,8 +74,7 @@ class PipelineTask(luigi.Task):
     def on_failure(self, exception):
         """What luigid shows in the task's error pop-up (and Luigi's failure e-mail): the one-line
         reason first, then Luigi's traceback."""
-        reason = (str(exception).strip().splitlines() or [""])[0]
-        return f"{type(exception).__name__}: {reason}\n\n{super().on_failure(exception)}"
+        return f"{type(exception).__name__}: {first_line(exception)}\n\n{super().on_failure(exception)}"
 
     def spec(self) -> dict:
         """The config that shapes this task's own output (hashed into its path)."""
