@@ -238,24 +238,40 @@ def cmd_invalidate(args) -> int:
     return 0
 
 
+def _failed_validation(page: dict, key: str, as_json: bool) -> int:
+    from pipeline.report import validation_text
+
+    html = settings.store().url(key)
+    if as_json:
+        print(json.dumps({"failed_validation": page, "report": html}, indent=2))
+    else:
+        print(validation_text(page), end="")
+        print(f"\nfull report: {html}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from pipeline.report import text_summary
     from pipeline.tasks.report import RunReport
+    from pipeline.tasks.validate import ValidateData
 
     model = args.model or (_deployment(args.dataset) if args.dataset else None)  # a dataset: its deployment's
     reports = RunReport.committed(dataset=args.dataset, model=model)
-    if not reports:
-        raise PipelineError(f"no run reports under {settings.store().url(RunReport.stage)} yet "
-                            "(TrainValidateDeploy writes them)")
     runs = sorted(((report.read_json(RunReport.RUN), report) for report in reports),
                   key=lambda item: item[0]["generated_at"])
+    failures = sorted(ValidateData.failures(args.dataset), key=lambda item: item[0]["generated_at"])
+    if failures and (not runs or failures[-1][0]["generated_at"] > runs[-1][0]["generated_at"]):
+        return _failed_validation(*failures[-1], as_json=args.json)  # the latest run stopped at validation
+    if not runs:
+        raise PipelineError(f"no run reports under {settings.store().url(RunReport.stage)} yet "
+                            "(TrainValidateDeploy writes them)")
     latest, report = runs[-1]  # the run made last, whatever its --date
     history = Registry.for_model(latest["dataset"], latest["model"]).history()
     html = str(report / RunReport.HTML)  # on S3: its verified copy in the local cache, to open in a browser
     if args.json:
         print(json.dumps({"run": latest, "report": html, "stored_at": report.url, "history": history}, indent=2))
         return 0
-    print(text_summary(latest, history))
+    print(text_summary(latest, history), end="")
     print(f"\nfull report: {html}")
     return 0
 

@@ -1,42 +1,62 @@
 """How long each task took: one line per successful task run in data_dir/runs/durations.jsonl.
 
 Written from Luigi's PROCESSING_TIME event (pipeline/tasks/events.py), with or without luigid,
-saying where the task ran; read by RunReport.
+saying where the task ran, in which run (pipeline/tasks/outcomes.py) and where its log is;
+read by RunReport, which shows the tasks of its own run.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
 import socket
 
 from pipeline import settings
-from pipeline.formats import json_line, now
+from pipeline.formats import json_line
 
 logger = logging.getLogger("pipeline")
 LOG = "runs/durations.jsonl"
 
 
-def record(task, seconds: float) -> None:
-    """Append a task run's time; a lost line is only a warning, never a failed task."""
+def record(task, seconds: float, run: str | None = None, log: str | None = None) -> None:
+    """Append a task run's time (`log`: its attempt's log file, under data_dir); a lost line is
+    only a warning, never a failed task."""
+    finished = dt.datetime.now(dt.UTC)  # to the millisecond: a run's wall time is computed from these
     line = {"task_id": task.task_id, "task": task.task_family, "params": task.to_str_params(),
-            "seconds": round(seconds, 3), "finished_at": now(), "host": socket.gethostname(), "pid": os.getpid()}
+            "seconds": round(seconds, 3), "started_at": _stamp(finished - dt.timedelta(seconds=seconds)),
+            "finished_at": _stamp(finished), "run": run, "log": log, "host": socket.gethostname(),
+            "pid": os.getpid()}
     try:
         settings.store().append(LOG, json_line(line))
     except Exception as exc:  # noqa: BLE001 - a lost timing line must not turn a success into a failure
         logger.warning("could not record the duration of %s: %s", task, exc)
 
 
-def latest(task_ids) -> list[dict]:
-    """The latest recorded run of each of these tasks, in the order they finished."""
+def _stamp(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def of_run(run: str | None, task_ids) -> list[dict]:
+    """The recorded runs of these tasks in run `run`, in the order they started."""
+    if run is None:
+        return []
     log = settings.store().read_text(LOG)
-    wanted, found = set(task_ids), {}
+    wanted, found = set(task_ids), []
     for line in (log or "").splitlines():
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a crash: that run's time is lost, nothing else
-        if entry["task_id"] in wanted:
-            found.pop(entry["task_id"], None)
-            found[entry["task_id"]] = entry
-    return list(found.values())
+        if entry.get("run") == run and entry["task_id"] in wanted:
+            found.append(entry)
+    return sorted(found, key=lambda entry: entry["started_at"])
+
+
+def wall_seconds(entries: list[dict]) -> float | None:
+    """From the first task's start to the last one's end (parallel tasks overlap: not their sum)."""
+    if not entries:
+        return None
+    start = min(dt.datetime.fromisoformat(e["started_at"]) for e in entries)
+    end = max(dt.datetime.fromisoformat(e["finished_at"]) for e in entries)
+    return round((end - start).total_seconds(), 3)

@@ -9,10 +9,17 @@ when a plot is drawn, so importing this module (and `luigi --module pipeline`) s
            "validation": ValidateData's report.json,
            "candidate": {"version", "metrics"}, "production": {"version", "metrics"} (both may be None),
            "verdict": verdict.json, "decision": decision.json,
-           "model_card": {"estimator", "encoding", "search"} (the candidate's card: how each column
-           was encoded, and the cross-validation of every grid point and candidate model),
-           "outcome": {"y_true", "y_pred"} (the test split), "versions": [{"version", "date", "status",
-           "metric", "value"}], "durations": [{"task", "task_id", "seconds"}]}
+           "model_card": {"estimator" (pipeline.ml.card.estimator_params: every param beside
+           production's), "encoding", "search"} (how each column was encoded, and the
+           cross-validation of every grid point and candidate model),
+           "outcome": {"y_true", "y_pred"} (the test split),
+           "watched": [{"metric", "bounds": {"min", "max"}}] (the gate's compared metric, then each it bounds),
+           "versions": [{"version", "date", "status", "metrics": {metric: value}}],
+           "durations": [{"task", "task_id", "seconds", "started_at", "log"}] (this run's tasks only;
+           "log": a relative link to the attempt's log, or None), "wall_seconds", "already_complete"}
+
+A failed validation has a page of its own: render_validation_html({"dataset", "date",
+"generated_at", "kind", "data", "validation"}).
 
 Every string taken from `run` goes through `html.escape` before it reaches the page.
 """
@@ -30,7 +37,9 @@ PLOT_CAPTIONS = {
     "confusion_matrix": "Confusion matrix on the test split (rows: true label, columns: predicted).",
     "residuals": "Residuals (true - predicted) against the prediction, on the test split.",
     "cluster_sizes": "Rows per predicted cluster.",
-    "metric_by_version": "The compared metric for each registry version; the ringed point is this run's candidate.",
+    "metrics_over_dates": "The gate's compared metric, and each metric it bounds, for every registry version by "
+                          "its run date; dashed lines are the gate's floor (min) and ceiling (max); the ringed "
+                          "point is this run's candidate.",
 }
 VERSION_MARKS = {"production": ("*", "#1a7f37", 180), "rejected": ("X", "#c62828", 80)}  # marker, colour, size
 
@@ -47,6 +56,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .failed, .rejected { color: #c62828; font-weight: bold; }
 figure { display: inline-block; margin: 0.5em 1em 0.5em 0; }
 figcaption { color: #555; font-size: 0.9em; max-width: 500px; }
+tr.differs td { background: #fff4ce; }
+details { margin: 0.5em 0; }
 footer { margin-top: 3em; border-top: 1px solid #ccc; padding-top: 0.5em; }
 """
 
@@ -128,6 +139,12 @@ def _event_reason(event: dict) -> str:
     return event.get("reason") or ""
 
 
+def data_facts(manifest: dict) -> dict:
+    """The report's "data" from an ingested snapshot's manifest."""
+    return {"source": manifest["source"]["source"], "rows": manifest["rows"], "columns": len(manifest["columns"]),
+            "fingerprint": manifest["fingerprint"]}
+
+
 # --- plots ----------------------------------------------------------------------------------
 
 def _pyplot():
@@ -150,24 +167,31 @@ def _plot_inputs(run: dict) -> dict[str, dict]:
         inputs["residuals"] = {"y_pred": y_pred, "residuals": [t - p for t, p in zip(y_true, y_pred)]}
     if kind == "clustering" and y_pred:
         inputs["cluster_sizes"] = {"sizes": sorted(Counter(y_pred).items())}
-    versions = _version_points(run)
-    if versions:
-        inputs["metric_by_version"] = versions
+    over_dates = _metrics_over_dates(run)
+    if over_dates:
+        inputs["metrics_over_dates"] = over_dates
     return inputs
 
 
-def _version_points(run: dict) -> dict | None:
-    """The registry versions' metric values in order, with the candidate added if not registered yet."""
-    measured = [v for v in run.get("versions") or [] if _is_number(v.get("value"))]
-    if not measured:
-        return None
-    metric = measured[0].get("metric")
-    points = [(v["version"], v["value"], v.get("status")) for v in measured if v.get("metric") == metric]
+def _metrics_over_dates(run: dict) -> dict | None:
+    """Per watched metric, each registry version's (date, version, value, status), with the
+    candidate added if it is not registered yet; None when no version has a value."""
+    from pipeline.ml.gate import higher_is_better
+
     candidate = _version(run.get("candidate")) or "candidate"
-    value = ((run.get("candidate") or {}).get("metrics") or {}).get(metric)
-    if candidate not in [version for version, _, _ in points] and _is_number(value):
-        points.append((candidate, value, "candidate"))
-    return {"metric": metric, "points": points, "candidate": candidate}
+    versions = list(run.get("versions") or [])
+    if candidate not in [v.get("version") for v in versions]:
+        versions.append({"version": candidate, "date": run.get("date"), "status": "candidate",
+                         "metrics": (run.get("candidate") or {}).get("metrics") or {}})
+    panels = []
+    for watched in run.get("watched") or []:
+        metric, bounds = watched["metric"], watched.get("bounds")
+        points = [(v.get("date"), v["version"], v["metrics"][metric], v.get("status")) for v in versions
+                  if v.get("date") and _is_number((v.get("metrics") or {}).get(metric))]
+        if points:
+            panels.append({"metric": metric, "bounds": bounds or {}, "lower_is_better": not higher_is_better(metric),
+                           "points": points})
+    return {"panels": panels, "candidate": candidate} if panels else None
 
 
 def _draw_confusion_matrix(ax, data: dict) -> None:
@@ -201,30 +225,55 @@ def _draw_cluster_sizes(ax, data: dict) -> None:
     ax.set_title("Cluster sizes")
 
 
-def _draw_metric_by_version(ax, data: dict) -> None:
-    ax.plot([v for v, _, _ in data["points"]], [y for _, y, _ in data["points"]], color="#999999", zorder=1)
-    groups = {}
-    for version, value, status in data["points"]:
-        groups.setdefault(status if status in VERSION_MARKS else "other", []).append((version, value))
-    for group, points in groups.items():
-        marker, color, size = VERSION_MARKS.get(group, ("o", "#4c72b0", 40))
-        ax.scatter(*zip(*points), marker=marker, color=color, s=size, zorder=2, label=group)
-    candidate = [(v, y) for v, y, _ in data["points"] if v == data["candidate"]]
-    if candidate:
-        ax.scatter(*zip(*candidate), s=320, facecolors="none", edgecolors="black", zorder=3, label="this run")
-    ax.set_xlabel("version")
-    ax.set_ylabel(str(data["metric"]))
-    ax.set_title(f"{data['metric']} by version")
-    ax.tick_params(axis="x", labelrotation=45)
-    ax.legend(fontsize=8)
+def _draw_metrics_over_dates(fig, data: dict) -> None:
+    import datetime as dt
+
+    import matplotlib.dates as mdates
+
+    axes = fig.subplots(len(data["panels"]), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, panel in zip(axes, data["panels"]):
+        days = [dt.date.fromisoformat(str(day)[:10]) for day, _, _, _ in panel["points"]]
+        ax.plot(days, [value for _, _, value, _ in panel["points"]], color="#999999", zorder=1)
+        groups = {}
+        for day, (_, version, value, status) in zip(days, panel["points"]):
+            groups.setdefault(status or "other", []).append((day, value))
+            if version == data["candidate"]:
+                ax.scatter([day], [value], s=320, facecolors="none", edgecolors="black", zorder=3,
+                           label=f"this run ({version})")
+        for group, points in groups.items():
+            marker, color, size = VERSION_MARKS.get(group, ("o", "#4c72b0", 40))
+            ax.scatter(*zip(*points), marker=marker, color=color, s=size, zorder=2, label=group)
+        for bound, word in (("min", "floor"), ("max", "ceiling")):
+            if _is_number(panel["bounds"].get(bound)):
+                ax.axhline(panel["bounds"][bound], color="#c62828", linestyle="--", linewidth=1,
+                           label=f"gate {word} {panel['bounds'][bound]}")
+        better = "lower" if panel["lower_is_better"] else "higher"
+        ax.set_ylabel(f"{panel['metric']}\n({better} is better)")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the points, not on them
+    axes[0].set_title("Metrics over run dates")
+    days = sorted(dt.date.fromisoformat(str(day)[:10]) for panel in data["panels"] for day, *_ in panel["points"])
+    if (days[-1] - days[0]).days < 2:  # a day or two: show the days around them
+        axes[-1].set_xlim(days[0] - dt.timedelta(days=1), days[-1] + dt.timedelta(days=1))
+    axes[-1].xaxis.set_major_locator(mdates.AutoDateLocator(minticks=2, maxticks=8))
+    axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(axes[-1].xaxis.get_major_locator()))
+    axes[-1].set_xlabel("run date")
+
+
+def _single(draw):
+    """A drawing on one pair of axes, for plot_pngs' figure."""
+    return lambda fig, data: draw(fig.subplots(), data)
 
 
 _DRAW = {
-    "confusion_matrix": _draw_confusion_matrix,
-    "residuals": _draw_residuals,
-    "cluster_sizes": _draw_cluster_sizes,
-    "metric_by_version": _draw_metric_by_version,
+    "confusion_matrix": _single(_draw_confusion_matrix),
+    "residuals": _single(_draw_residuals),
+    "cluster_sizes": _single(_draw_cluster_sizes),
+    "metrics_over_dates": _draw_metrics_over_dates,
 }
+
+
+def _figsize(name: str, data: dict) -> tuple[float, float]:
+    return (6.5, 1.2 + 2.4 * len(data["panels"])) if name == "metrics_over_dates" else (5, 4)
 
 
 def plot_pngs(run: dict) -> dict[str, bytes]:
@@ -235,9 +284,9 @@ def plot_pngs(run: dict) -> dict[str, bytes]:
     plt = _pyplot()
     pngs = {}
     for name, data in inputs.items():
-        fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
+        fig = plt.figure(figsize=_figsize(name, data), dpi=100)
         try:
-            _DRAW[name](ax, data)
+            _DRAW[name](fig, data)
             fig.tight_layout()
             buffer = io.BytesIO()
             fig.savefig(buffer, format="png", dpi=100)
@@ -249,17 +298,28 @@ def plot_pngs(run: dict) -> dict[str, bytes]:
 
 # --- HTML -----------------------------------------------------------------------------------
 
+class Markup(str):
+    """A cell this module built as HTML (a link whose parts it escaped): not escaped again."""
+
+
 def _esc(value) -> str:
-    return html.escape(str(value))
+    return value if isinstance(value, Markup) else html.escape(str(value))
 
 
-def _table(headers: list[str], rows: list[list], numeric: tuple[int, ...] = ()) -> str:
-    """An HTML table; every cell is escaped, columns whose index is in `numeric` align right."""
+def _link(href: str | None, text: str) -> str:
+    return Markup(f'<a href="{_esc(href)}">{_esc(text)}</a>') if href else NONE
+
+
+def _table(headers: list[str], rows: list[list], numeric: tuple[int, ...] = (),
+           classes: list[str] | None = None) -> str:
+    """An HTML table; every cell is escaped, columns whose index is in `numeric` align right,
+    `classes` gives each row a CSS class."""
     head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f'<td class="num">{_esc(c)}</td>' if i in numeric else f"<td>{_esc(c)}</td>"
-                         for i, c in enumerate(row)) + "</tr>"
-        for row in rows)
+        (f'<tr class="{_esc(classes[r])}">' if classes and classes[r] else "<tr>")
+        + "".join(f'<td class="num">{_esc(c)}</td>' if i in numeric else f"<td>{_esc(c)}</td>"
+                  for i, c in enumerate(row)) + "</tr>"
+        for r, row in enumerate(rows))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -297,9 +357,56 @@ def _section_dataset(run: dict) -> str:
     return "\n".join(parts)
 
 
+def _against_production(estimator: dict, production: str | None) -> str:
+    """One sentence: the estimator, and what differs from the production model's."""
+    other = estimator.get("production_estimator")
+    if other is None:
+        return f"{estimator.get('estimator')}; no production model to compare with."
+    if estimator.get("differs") == ["estimator"]:
+        return f"{estimator.get('estimator')}; production {production} is another estimator: {other}."
+    if estimator.get("differs"):
+        return f"{estimator.get('estimator')}, as in production {production}, with other " \
+               f"{', '.join(estimator['differs'])}."
+    return f"{estimator.get('estimator')} with the same params as production {production}."
+
+
+def _section_params(estimator: dict, production: str | None) -> str:
+    """The params configured or differing from production, then the rest (the defaults) folded away."""
+    with_production = estimator.get("production_estimator") is not None
+    headers = ["param", "candidate", *([f"production ({production})"] if with_production else [])]
+
+    def cells(row):
+        return [row["param"], row["value"], *([NONE if row["production"] is None else row["production"]]
+                                              if with_production else [])]
+    params = estimator.get("params") or []
+    shown = [row for row in params if row.get("configured") or row.get("differs")]
+    rest = [row for row in params if row not in shown]
+    parts = [f"<p>{_esc(_against_production(estimator, production))}</p>"]
+    if shown:
+        parts.append(_table(headers, [cells(row) for row in shown],
+                            classes=["differs" if row.get("differs") else "" for row in shown]))
+    if rest:
+        same = ", the same in production" if with_production else ""
+        parts.append(f"<details><summary>{len(rest)} more params at scikit-learn's defaults{same}</summary>"
+                     + _table(headers, [cells(row) for row in rest]) + "</details>")
+    return "\n".join(parts)
+
+
+def _chosen(search: dict) -> str:
+    chosen = [row for row in _selection_rows(search) if row[-1]]
+    if not chosen:
+        return ""
+    model, params, mean, std, _ = chosen[0]
+    return f"<p>Chosen: {_esc(model)} ({_esc(params)}), mean {_esc(search.get('scoring'))} {_esc(mean)} " \
+           f"(std {_esc(std)}).</p>"
+
+
 def _section_model(run: dict) -> str:
     card = run.get("model_card") or {}
-    parts = ["<h2>Model</h2>", f"<p>{_esc(card.get('estimator') or NONE)}</p>"]
+    estimator = card.get("estimator")
+    production = _version(run.get("production"))
+    parts = ["<h2>Model</h2>", _section_params(estimator, production) if isinstance(estimator, dict)
+             else f"<p>{_esc(estimator or NONE)}</p>"]
     if card.get("encoding"):
         parts.append("<h3>Features</h3>" + _table(["column", "kind", "encoding", "categories", "folded"],
                                                   _encoding_rows(card["encoding"]), (3, 4)))
@@ -309,7 +416,8 @@ def _section_model(run: dict) -> str:
             else "Search"
         parts.append(f"<h3>{title}</h3><p>{_esc(search.get('folds'))}-fold cross-validation on the train split, "
                      f"scored by {_esc(search.get('scoring'))}.</p>"
-                     + _table(["model", "params", "mean", "std", ""], _selection_rows(search), (2, 3)))
+                     + _table(["model", "params", "mean", "std", ""], _selection_rows(search), (2, 3))
+                     + _chosen(search))
     return "\n".join(parts)
 
 
@@ -377,26 +485,70 @@ def _section_plots(pngs: dict[str, bytes]) -> str:
     return "<h2>Plots</h2>\n" + "\n".join(figures)
 
 
+def _offsets(durations: list[dict]) -> list[float | None]:
+    """Each task's start, in seconds after the first one started."""
+    import datetime as dt
+
+    starts = [dt.datetime.fromisoformat(d["started_at"]) if d.get("started_at") else None for d in durations]
+    first = min((start for start in starts if start), default=None)
+    return [(start - first).total_seconds() if start and first else None for start in starts]
+
+
+def _run_time(run: dict) -> str:
+    durations = run.get("durations") or []
+    busy = sum(d.get("seconds") or 0.0 for d in durations)
+    wall = run.get("wall_seconds")
+    text = f"{len(durations)} task(s) ran in this run"
+    if _is_number(wall):
+        text += f", {wall:.2f} s of wall time from the first one's start to the last one's end (before this report)"
+        if busy > wall + 0.5:
+            text += f"; their own times add up to {busy:.2f} s because they ran in parallel"
+    return text + "."
+
+
+def _already_complete(run: dict) -> str:
+    done = run.get("already_complete") or []
+    return f"Already complete, done by an earlier run: {', '.join(sorted(set(done)))}." if done else ""
+
+
 def _section_durations(run: dict) -> str:
     durations = run.get("durations") or []
-    if not durations:
-        return "<h2>Task durations</h2>" + _none("Task durations")
-    rows = [[d.get("task"), f"{d.get('seconds') or 0.0:.2f}"] for d in durations]
-    rows.append(["total", f"{_total_seconds(durations):.2f}"])
-    return "<h2>Task durations</h2>" + _table(["task", "seconds"], rows, (1,))
+    parts = ["<h2>Task durations</h2>"]
+    if durations:
+        rows = [[d.get("task"), NONE if offset is None else f"+{offset:.2f}", f"{d.get('seconds') or 0.0:.2f}",
+                 _link(d.get("log"), "log")] for d, offset in zip(durations, _offsets(durations))]
+        parts += [f"<p>{_esc(_run_time(run))}</p>",
+                  _table(["task", "started (s)", "seconds", "log"], rows, (1, 2))]
+    else:
+        parts.append("<p>No task ran in this run.</p>")
+    if run.get("already_complete"):
+        parts.append(f"<p>{_esc(_already_complete(run))}</p>")
+    return "\n".join(parts)
 
 
-def _total_seconds(durations: list[dict]) -> float:
-    return sum(d.get("seconds") or 0.0 for d in durations)
+def _page(title: str, body: list[str]) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{_esc(title)}</title>\n'
+            f"<style>{CSS}</style>\n</head>\n<body>\n<h1>{_esc(title)}</h1>\n" + "\n".join(body)
+            + "\n</body>\n</html>\n")
+
+
+def render_validation_html(run: dict) -> str:
+    """The page of a failed validation: the dataset, its columns and every violation."""
+    count = len((run.get("validation") or {}).get("violations") or [])
+    return _page(f"Validation report: {run.get('dataset')} {run.get('date')}", [
+        f'<p class="meta">Generated {_esc(run.get("generated_at"))}. <span class="failed">Validation failed</span> '
+        f"with {count} violation(s): nothing after validation ran, and the production model is unchanged.</p>",
+        _section_dataset(run),
+        f"<p>The attempt's log: {_link(run.get('log'), 'log')}</p>" if run.get("log") else "",
+        "<footer>Made by pipeline.report from the ValidateData attempt that failed.</footer>",
+    ])
 
 
 def render_html(run: dict, pngs: dict[str, bytes] | None = None) -> str:
     """The run report as one self-contained HTML page (inline CSS and images, no scripts)."""
     if pngs is None:
         pngs = plot_pngs(run)
-    title = f"Run report: {run.get('dataset')}/{run.get('model')} {run.get('date')}"
-    body = "\n".join([
-        f"<h1>{_esc(title)}</h1>",
+    return _page(f"Run report: {run.get('dataset')}/{run.get('model')} {run.get('date')}", [
         f'<p class="meta">Generated {_esc(run.get("generated_at"))}, {_esc(run.get("kind"))} model.</p>',
         _section_dataset(run),
         _section_model(run),
@@ -406,8 +558,6 @@ def render_html(run: dict, pngs: dict[str, bytes] | None = None) -> str:
         _section_durations(run),
         '<footer>Made by pipeline.report from this run\'s artifacts.</footer>',
     ])
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{_esc(title)}</title>\n'
-            f"<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
 
 
 # --- text -----------------------------------------------------------------------------------
@@ -429,8 +579,13 @@ def _text_metrics(run: dict) -> list[str]:
 
 def _text_model(run: dict) -> list[str]:
     card = run.get("model_card") or {}
-    search = card.get("search") or {}
-    lines = [f"model: {card.get('estimator') or NONE}"]
+    search, estimator = card.get("search") or {}, card.get("estimator")
+    production = _version(run.get("production"))
+    lines = [f"model: {_against_production(estimator, production) if isinstance(estimator, dict) else estimator}"]
+    if isinstance(estimator, dict):
+        lines += [f"  {row['param']}: {row['value']}"
+                  + (f" (production: {row['production']})" if row["differs"] else "")
+                  for row in estimator.get("params") or [] if row.get("configured") or row.get("differs")]
     if search.get("best_model"):
         lines[0] += f" (chosen among {', '.join(dict.fromkeys(p.get('model') for p in search['points']))} " \
                     f"by {search.get('folds')}-fold {search.get('scoring')})"
@@ -455,11 +610,11 @@ def _text_decision(run: dict) -> list[str]:
 
 def _text_durations(run: dict) -> list[str]:
     durations = run.get("durations") or []
+    done = [f"  {_already_complete(run)}"] if run.get("already_complete") else []
     if not durations:
-        return ["task durations: none"]
+        return ["task durations: no task ran in this run", *done]
     rows = [[f"{d.get('task')}:", f"{d.get('seconds') or 0.0:.2f} s"] for d in durations]
-    rows.append(["total:", f"{_total_seconds(durations):.2f} s"])
-    return ["task durations:", *_aligned(rows, right=(1,))]
+    return [f"task durations: {_run_time(run)}", *_aligned(rows, right=(1,)), *done]
 
 
 def _text_history(history: list[dict]) -> list[str]:
@@ -469,6 +624,18 @@ def _text_history(history: list[dict]) -> list[str]:
     rows = [[str(e.get("at") or ""), str(e.get("event") or ""), str(e.get("version") or NONE), _event_reason(e)]
             for e in events]
     return [f"registry history (last {len(events)} of {len(history)} events):", *_aligned(rows)]
+
+
+def validation_text(run: dict) -> str:
+    """A failed validation (render_validation_html's input) as plain text."""
+    violations = (run.get("validation") or {}).get("violations") or []
+    data = run.get("data") or {}
+    return "\n".join([
+        f"{run.get('dataset')}: validation failed on {run.get('date')} (at {run.get('generated_at')}): "
+        f"{len(violations)} violation(s); nothing after validation ran, the production model is unchanged",
+        f"data: {data.get('rows')} rows from {data.get('source')}",
+        *[f"  - {v.get('column') or '(table)'}: {v.get('rule')}: {v.get('detail')}" for v in violations],
+    ]) + "\n"
 
 
 def text_summary(run: dict, history: list[dict]) -> str:

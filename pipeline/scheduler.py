@@ -161,11 +161,11 @@ def _serve(argv: list[str]) -> None:
 
 
 def _file_routes() -> list:
-    """/pipeline/logs/... and /pipeline/reports/... from data_dir (GET and HEAD only; nothing outside them)."""
+    """/pipeline/runs/logs/... and /pipeline/reports/... from data_dir (GET and HEAD only; nothing outside them)."""
     import tornado.web
 
     from pipeline.storage import is_s3
-    from pipeline.tasklogs import ROUTE
+    from pipeline.tasklogs import LOGS, ROUTE
 
     class ReadOnlyFiles(tornado.web.StaticFileHandler):
         def get_content_type(self):
@@ -175,7 +175,7 @@ def _file_routes() -> list:
     if is_s3(data_dir):
         return []
     data = Path(data_dir).resolve()
-    return [(rf"{ROUTE}/logs/(.*)", ReadOnlyFiles, {"path": str(data / "runs" / "logs")}),
+    return [(rf"{ROUTE}/{LOGS}/(.*)", ReadOnlyFiles, {"path": str(data / LOGS)}),
             (rf"{ROUTE}/reports/(.*)", ReadOnlyFiles, {"path": str(data / "reports")})]
 
 

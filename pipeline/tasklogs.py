@@ -22,12 +22,20 @@ from pathlib import Path
 
 from pipeline import settings
 
-ROUTE = "/pipeline"  # luigid serves root() under /pipeline/logs/ and data_dir/reports under /pipeline/reports/
+LOGS = "runs/logs"
+# luigid serves data_dir/runs/logs and data_dir/reports under /pipeline/, at their paths in data_dir,
+# so a report's relative links to logs work on disk and through luigid alike
+ROUTE = "/pipeline"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def root() -> Path:
-    return settings.store().host_dir("runs/logs")
+    return settings.store().host_dir(LOGS)
+
+
+def relative(path: Path) -> str:
+    """A log file's path under data_dir (runs/logs/...)."""
+    return f"{LOGS}/{path.relative_to(root()).as_posix()}"
 
 
 def folder(family: str, partition: list[str], date) -> Path:
@@ -78,7 +86,7 @@ def attempt_log(task):
 
 
 def link(relative: str) -> str | None:
-    """The URL of a file under data_dir (logs/..., reports/...) on the luigid this run uses; None
+    """The URL of a file under data_dir (runs/logs/..., reports/...) on the luigid this run uses; None
     without luigid, or with an s3:// data_dir (luigid serves a local data_dir only)."""
     from luigi.interface import core
 

@@ -542,3 +542,44 @@ def make_candidate(tmp_path):
                 "metrics": {"C": C}, "date": date}
         return candidate, card
     return make
+
+
+# ---------------------------------------------------------------- a headless browser
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium: .ci/run installs it with apt-get
+# no network beyond 127.0.0.1 here: without these, chromium keeps trying Google's hosts
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--no-proxy-server"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium, headless, driven by Playwright, for the whole session. Skipped where
+    either is missing, unless PIPELINE_REQUIRE_BROWSER is set (.ci/run sets it)."""
+    missing = pytest.fail if os.environ.get("PIPELINE_REQUIRE_BROWSER") else pytest.skip
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing("playwright is missing: pip install -e '.[test]' installs it")
+    if not os.path.exists(CHROMIUM):
+        missing(f"{CHROMIUM} is missing: apt-get install chromium (as .ci/run does)")
+    with sync_api.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    """A fresh browser tab (its own cookies and cache); its console errors are in page.errors."""
+    context = chromium.new_context()
+    tab = context.new_page()
+    tab.errors = []
+    tab.on("pageerror", lambda error: tab.errors.append(str(error)))
+    try:
+        yield tab
+    finally:
+        context.close()

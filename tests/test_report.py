@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.report import plot_pngs, render_html, text_summary
+from pipeline.ml.card import estimator_params
+from pipeline.report import plot_pngs, render_html, render_validation_html, text_summary
 
 REPO = Path(__file__).resolve().parent.parent
 SECTIONS = ["Dataset", "Metrics", "Gate decision", "Plots", "Task durations"]
@@ -29,7 +30,8 @@ def classification_run(**overrides) -> dict:
             "dataset": "digits",
         },
         "candidate": {"version": "v0002", "metrics": {
-            "kind": "classification", "accuracy": 0.97123, "f1_macro": 0.968, "n_samples": 90,
+            "kind": "classification", "accuracy": 0.97123, "balanced_accuracy": 0.9701, "f1_macro": 0.968,
+            "n_samples": 90,
             "confusion_matrix": {"labels": [0, 1], "matrix": [[40, 2], [3, 45]]}}},
         "production": {"version": "v0001", "metrics": {
             "kind": "classification", "accuracy": 0.96, "f1_macro": 0.95, "n_samples": 90,
@@ -42,12 +44,20 @@ def classification_run(**overrides) -> dict:
         "decision": {"decision": "promoted", "version": "v0002", "reasons": ["accuracy 0.9712 >= 0.95"],
                      "production_before": "v0001", "production_after": "v0002"},
         "outcome": {"y_true": [0, 1, 1, 0], "y_pred": [0, 1, 0, 0]},
-        "versions": [{"version": "v0001", "date": "2026-01-01", "status": "retired", "metric": "accuracy",
-                      "value": 0.96},
-                     {"version": "v0002", "date": "2026-01-02", "status": "production", "metric": "accuracy",
-                      "value": 0.97123}],
-        "durations": [{"task": "IngestData", "task_id": "IngestData_digits_2026_01_02_abc", "seconds": 0.41},
-                      {"task": "TrainModel", "task_id": "TrainModel_digits_logreg_2026_01_02_def", "seconds": 2.5}],
+        "model_card": {"estimator": estimator_params(
+            {"estimator": "sklearn.linear_model.LogisticRegression", "params": {"C": 0.5, "max_iter": 500}},
+            {"estimator": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 500}})},
+        "watched": [{"metric": "balanced_accuracy", "bounds": {}}, {"metric": "accuracy", "bounds": {"min": 0.95}}],
+        "versions": [{"version": "v0001", "date": "2026-01-01", "status": "retired",
+                      "metrics": {"balanced_accuracy": 0.955, "accuracy": 0.96}},
+                     {"version": "v0002", "date": "2026-01-02", "status": "production",
+                      "metrics": {"balanced_accuracy": 0.9701, "accuracy": 0.97123}}],
+        "durations": [{"task": "IngestData", "task_id": "IngestData_digits_2026_01_02_abc", "seconds": 0.41,
+                       "started_at": "2026-11-22T02:09:50.000+00:00",
+                       "log": "../../../../../runs/logs/IngestData/digits/2026-01-02/a.log"},
+                      {"task": "TrainModel", "task_id": "TrainModel_digits_logreg_2026_01_02_def", "seconds": 2.5,
+                       "started_at": "2026-11-22T02:09:50.500+00:00", "log": None}],
+        "wall_seconds": 3.0, "already_complete": ["ValidateData"],
     }
     run.update(overrides)
     return run
@@ -59,7 +69,8 @@ def regression_run(**overrides) -> dict:
         dataset="diabetes", model="ridge", kind="regression",
         candidate={"version": "v0001", "metrics": metrics}, production={"version": None, "metrics": None},
         outcome={"y_true": [100.0, 150.0, 80.0, 200.0], "y_pred": [110.0, 140.0, 95.0, 180.0]},
-        versions=[{"version": "v0001", "date": "2026-01-02", "status": "production", "metric": "rmse", "value": 53.3}])
+        model_card={}, watched=[{"metric": "rmse", "bounds": {"max": 60.0}}],
+        versions=[{"version": "v0001", "date": "2026-01-02", "status": "production", "metrics": {"rmse": 53.3}}])
     run["validation"] = {**run["validation"], "class_counts": None}
     run.update(overrides)
     return run
@@ -69,7 +80,8 @@ def clustering_run(**overrides) -> dict:
     metrics = {"kind": "clustering", "v_measure": 0.62, "inertia": 69545.3, "n_samples": 6}
     run = classification_run(
         model="kmeans", kind="clustering", candidate={"version": "v0003", "metrics": metrics},
-        outcome={"y_true": None, "y_pred": [0, 1, 1, 2, 2, 2]}, versions=[])
+        outcome={"y_true": None, "y_pred": [0, 1, 1, 2, 2, 2]}, versions=[],
+        watched=[{"metric": "v_measure", "bounds": {}}])
     run.update(overrides)
     return run
 
@@ -79,9 +91,9 @@ def embedded_pngs(page: str) -> list[bytes]:
 
 
 @pytest.mark.parametrize("make_run, expected", [
-    (classification_run, {"confusion_matrix", "metric_by_version"}),
-    (regression_run, {"residuals", "metric_by_version"}),
-    (clustering_run, {"cluster_sizes"}),
+    (classification_run, {"confusion_matrix", "metrics_over_dates"}),
+    (regression_run, {"residuals", "metrics_over_dates"}),
+    (clustering_run, {"cluster_sizes", "metrics_over_dates"}),
 ])
 def test_each_kind_gets_its_plots_as_png(make_run, expected):
     pngs = plot_pngs(make_run())
@@ -90,23 +102,50 @@ def test_each_kind_gets_its_plots_as_png(make_run, expected):
 
 
 def test_plots_without_inputs_are_left_out():
-    run = classification_run(versions=[{"version": "v0001", "status": "retired", "metric": "accuracy", "value": None}])
-    run["candidate"] = {"version": "v0002", "metrics": {"kind": "classification", "accuracy": 0.9}}
+    run = classification_run(versions=[{"version": "v0001", "date": "2026-01-01", "status": "retired",
+                                        "metrics": {"balanced_accuracy": None}}])
+    run["candidate"] = {"version": "v0001", "metrics": {"kind": "classification", "accuracy": 0.9}}
     assert plot_pngs(run) == {}
-    assert plot_pngs(regression_run(outcome={"y_true": [], "y_pred": []}, versions=[])) == {}
-    assert plot_pngs(clustering_run(outcome={"y_true": None, "y_pred": None})) == {}
+    assert plot_pngs(regression_run(outcome={"y_true": [], "y_pred": []}, versions=[], watched=[])) == {}
+    assert plot_pngs(clustering_run(outcome={"y_true": None, "y_pred": None}, watched=[])) == {}
 
 
-def test_metric_by_version_includes_a_candidate_not_yet_in_the_registry():
+def test_metrics_over_dates_follow_the_compared_metric_and_each_bounded_one_with_the_candidate():
     from pipeline.report import _plot_inputs
 
-    run = clustering_run(versions=[{"version": "v0001", "status": "production", "metric": "v_measure", "value": 0.6},
-                                   {"version": "v0002", "status": "rejected", "metric": "v_measure", "value": 0.4}])
-    assert _plot_inputs(run)["metric_by_version"] == {
-        "metric": "v_measure", "candidate": "v0003",
-        "points": [("v0001", 0.6, "production"), ("v0002", 0.4, "rejected"), ("v0003", 0.62, "candidate")]}
-    png = plot_pngs(run)["metric_by_version"]
+    run = clustering_run(date="2026-01-03", watched=[{"metric": "v_measure", "bounds": {"min": 0.5}},
+                                                     {"metric": "noise_fraction", "bounds": {"max": 0.6}}],
+                         versions=[{"version": "v0001", "date": "2026-01-01", "status": "production",
+                                    "metrics": {"v_measure": 0.6, "noise_fraction": 0.1}},
+                                   {"version": "v0002", "date": "2026-01-02", "status": "rejected",
+                                    "metrics": {"v_measure": 0.4, "noise_fraction": None}}])
+    run["candidate"]["metrics"]["noise_fraction"] = 0.2
+    assert _plot_inputs(run)["metrics_over_dates"] == {"candidate": "v0003", "panels": [
+        {"metric": "v_measure", "bounds": {"min": 0.5}, "lower_is_better": False,
+         "points": [("2026-01-01", "v0001", 0.6, "production"), ("2026-01-02", "v0002", 0.4, "rejected"),
+                    ("2026-01-03", "v0003", 0.62, "candidate")]},
+        {"metric": "noise_fraction", "bounds": {"max": 0.6}, "lower_is_better": True,
+         "points": [("2026-01-01", "v0001", 0.1, "production"), ("2026-01-03", "v0003", 0.2, "candidate")]}]}
+    png = plot_pngs(run)["metrics_over_dates"]
     assert png.startswith(b"\x89PNG") and len(png) > 15000  # drawn: an empty 5x4 in. canvas is about 8 KB
+
+
+def test_the_metrics_plot_draws_the_gates_floor_and_says_which_way_is_better():
+    from pipeline.report import _draw_metrics_over_dates, _plot_inputs, _pyplot
+
+    fig = _pyplot().figure()
+    _draw_metrics_over_dates(fig, _plot_inputs(regression_run())["metrics_over_dates"])
+    [ax] = fig.axes
+    assert ax.get_ylabel() == "rmse\n(lower is better)"
+    [ceiling] = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert list(ceiling.get_ydata()) == [60.0, 60.0]
+    assert "gate ceiling 60.0" in [text.get_text() for text in ax.get_legend().get_texts()]
+
+    fig = _pyplot().figure()
+    _draw_metrics_over_dates(fig, _plot_inputs(classification_run())["metrics_over_dates"])
+    compared, floored = fig.axes
+    assert compared.get_ylabel() == "balanced_accuracy\n(higher is better)"
+    assert [list(line.get_ydata()) for line in floored.get_lines() if line.get_linestyle() == "--"] == [[0.95, 0.95]]
 
 
 def test_html_has_every_section_in_order_and_embeds_the_plots():
@@ -130,8 +169,55 @@ def test_html_shows_metrics_decision_checks_and_durations():
     assert "promoted" in page and "v0001 &rarr; v0002" in page
     assert "compared with production v0001 on 90 test rows" in page
     assert "roc_auc is measured" in page
-    assert "2.91" in page  # total seconds
 
+
+def test_html_shows_every_param_beside_productions_and_what_differs():
+    page = render_html(classification_run(), pngs={})
+    assert "sklearn.linear_model.LogisticRegression, as in production v0001, with other C." in page
+    assert '<tr class="differs"><td>C</td><td>0.5</td><td>1.0</td></tr>' in page
+    assert "<tr><td>max_iter</td><td>500</td><td>500</td></tr>" in page
+    assert re.search(r"<details><summary>\d+ more params at scikit-learn's defaults, the same in production", page)
+    assert "<td>penalty</td>" in page.split("<details>")[1]
+
+    another = estimator_params({"estimator": "sklearn.ensemble.RandomForestClassifier"},
+                               {"estimator": "sklearn.linear_model.LogisticRegression"})
+    page = render_html(classification_run(model_card={"estimator": another}), pngs={})
+    assert "production v0001 is another estimator: sklearn.linear_model.LogisticRegression." in page
+    first = estimator_params({"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 2.0}})
+    page = render_html(regression_run(model_card={"estimator": first}), pngs={})
+    assert "sklearn.linear_model.Ridge; no production model to compare with." in page
+    assert "<th>param</th><th>candidate</th></tr>" in page and "<tr><td>alpha</td><td>2.0</td></tr>" in page
+
+
+def test_html_durations_are_this_runs_with_wall_time_and_links_to_the_logs():
+    page = render_html(classification_run(), pngs={})
+    durations = page.split("<h2>Task durations</h2>")[1]
+    assert "2 task(s) ran in this run, 3.00 s of wall time from the first one&#x27;s start" in durations
+    assert "add up" not in durations  # one after the other: nothing ran in parallel
+    assert '<td>IngestData</td><td class="num">+0.00</td><td class="num">0.41</td>' \
+           '<td><a href="../../../../../runs/logs/IngestData/digits/2026-01-02/a.log">log</a></td>' in durations
+    assert '<td>TrainModel</td><td class="num">+0.50</td><td class="num">2.50</td><td>—</td>' in durations
+    assert "Already complete, done by an earlier run: ValidateData." in durations
+
+    parallel = classification_run(wall_seconds=1.2, durations=[
+        {"task": "CrossValidate", "task_id": f"CrossValidate_{i}", "seconds": 1.0, "log": None,
+         "started_at": f"2026-11-22T02:09:50.{i}00+00:00"} for i in range(2)])
+    assert "their own times add up to 2.00 s because they ran in parallel" in render_html(parallel, pngs={})
+    none_ran = render_html(classification_run(durations=[], wall_seconds=None), pngs={})
+    assert "No task ran in this run." in none_ran
+
+
+def test_a_failed_validation_has_a_page_of_its_violations():
+    run = classification_run(log="../../../../runs/logs/ValidateData/digits/2026-01-02/a.log")
+    run["validation"] = {**run["validation"], "passed": False, "violations": [
+        {"column": "age", "rule": "range", "detail": "3 values above 120 (max 240)"},
+        {"column": None, "rule": "min_rows", "detail": "12 rows, fewer than 100"}]}
+    page = render_validation_html(run)
+    assert "<h1>Validation report: digits 2026-01-02</h1>" in page
+    assert 'Validation failed</span> with 2 violation(s): nothing after validation ran' in page
+    assert "<tr><td>age</td><td>range</td><td>3 values above 120 (max 240)</td></tr>" in page
+    assert "<tr><td>—</td><td>min_rows</td>" in page
+    assert '<a href="../../../../runs/logs/ValidateData/digits/2026-01-02/a.log">log</a>' in page
 
 def test_html_given_pngs_does_not_draw():
     page = render_html(classification_run(), pngs={"residuals": b"\x89PNG fake"})
@@ -157,7 +243,7 @@ def test_missing_optional_parts_render_as_none():
     run["decision"] = {**run["decision"], "version": "v0001", "production_before": None, "production_after": "v0001"}
     page = render_html(run)
     assert all(f"<h2>{heading}</h2>" in page for heading in SECTIONS)
-    assert "Task durations: none" in page and "Checks: none" in page
+    assert "No task ran in this run." in page and "Checks: none" in page
     assert "production</th>" in page and "—" in page
     assert "production none &rarr; v0001" in page
     assert "Class counts" not in page
@@ -184,7 +270,11 @@ def test_text_summary_has_decision_reasons_durations_and_recent_history():
     assert "1797 rows from sklearn:digits" in text
     assert "decision: promoted v0002 (production v0001 -> v0002)" in text
     assert "  - accuracy 0.9712 >= 0.95" in text
-    assert re.search(r"total:\s+2\.91 s", text)
+    assert "task durations: 2 task(s) ran in this run, 3.00 s of wall time" in text
+    assert re.search(r"TrainModel:\s+2\.50 s", text)
+    assert "  Already complete, done by an earlier run: ValidateData." in text
+    assert "model: sklearn.linear_model.LogisticRegression, as in production v0001, with other C." in text
+    assert "  C: 0.5 (production: 1.0)\n  max_iter: 500\n" in text
     assert re.search(r"accuracy\s+0\.9712\s+—\s+0\.9600", text)  # no baseline in this run
     history_lines = lines[lines.index(next(line for line in lines if line.startswith("registry history"))) + 1:]
     assert len(history_lines) == 10
@@ -193,8 +283,8 @@ def test_text_summary_has_decision_reasons_durations_and_recent_history():
 
 
 def test_text_summary_without_production_durations_or_history():
-    text = text_summary(regression_run(durations=[]), [])
-    assert "task durations: none" in text and "registry history: none" in text
+    text = text_summary(regression_run(durations=[], already_complete=[]), [])
+    assert "task durations: no task ran in this run" in text and "registry history: none" in text
     assert re.search(r"rmse\s+53\.3000\s+—", text)
 
 

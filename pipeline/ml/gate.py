@@ -32,6 +32,14 @@ def primary_metric(metrics: dict) -> str:
     return {"classification": "balanced_accuracy", "regression": "rmse"}[kind]
 
 
+def watched_metrics(gate: dict, compared: str) -> list[dict]:
+    """The metrics a report follows across runs, each with the gate's floor and ceiling on it
+    ({"metric", "bounds": {"min", "max"} or either or neither}): the compared metric first, then
+    every metric the gate bounds."""
+    names = [compared] + [metric for metric in gate if metric not in GATE_OPTIONS and metric != compared]
+    return [{"metric": metric, "bounds": dict(gate.get(metric) or {})} for metric in names]
+
+
 def shown_metrics(metrics: dict) -> dict:
     """The named scalar metrics of a metrics.json (not counts such as n_samples, nor the baseline's)."""
     return {k: v for k, v in metrics.items() if k in ALL_METRICS and isinstance(v, (int, float))}

@@ -211,7 +211,8 @@ def _with_retries(run):
 
         config = settings.pipeline()
         with tasklogs.attempt_log(self) as log:
-            self.track(f"logs/{log.relative_to(tasklogs.root()).as_posix()}")
+            self.attempt_log = tasklogs.relative(log)  # recorded with the task's duration
+            self.track(self.attempt_log)
             call_with_retries(lambda: run(self), str(self), attempts=config.transient_attempts,
                               backoff=config.transient_backoff)
         if self.tracked_output():

@@ -211,7 +211,7 @@ def _already_complete(task):
 @luigi.Task.event_handler(luigi.Event.PROCESSING_TIME)
 def _record_duration(task, seconds):
     if _ours(task):
-        durations.record(task, seconds)
+        durations.record(task, seconds, run=outcomes.run_id(), log=getattr(task, "attempt_log", None))
 
 
 if os.path.basename(sys.argv[0]) == "luigi":  # the command, not a library import (python -m pipeline, tests)

@@ -37,22 +37,27 @@ class ValidateModel(ModelTask):
         from pipeline.ml.gate import decide
 
         candidate = self.input()["evaluation"].read_json(EvaluateModel.METRICS)
-        live, comparison, note = self.compare_with_production(candidate["kind"])
-        return {**decide(candidate, self.spec()["gate"], **comparison), "note": note, "production_at_gate": live}
+        live, served_by, comparison, note = self.compare_with_production(candidate["kind"])
+        return {**decide(candidate, self.spec()["gate"], **comparison), "note": note, "production_at_gate": live,
+                "served_by": served_by}
 
-    def compare_with_production(self, kind: str) -> tuple[str | None, dict, str]:
-        """The live version, both models' metrics on the rows the gate compares them on, and how
-        those were chosen. When this registry has none yet because the dataset's deployment changed
-        (its `models` were edited), the candidate is compared with the model that was serving."""
+    def compare_with_production(self, kind: str) -> tuple[str | None, dict | None, dict, str]:
+        """The live version, the model serving the dataset ({"registry", "version"}), both models'
+        metrics on the rows the gate compares them on, and how those were chosen. When this
+        registry has none yet because the dataset's deployment changed (its `models` were edited),
+        the candidate is compared with the model that was serving."""
         registry = self.registry()
         version = registry.production_version()
         if version is not None:
-            return (version, *self.compare_with(registry, version, kind))
+            served_by = {"registry": str(registry), "version": version}
+            return (version, served_by, *self.compare_with(registry, version, kind))
         previous = self.previous_deployment()
         if previous is None:
-            return None, {}, "no production model yet: floors and baseline only"
-        comparison, note = self.compare_with(previous, previous.production_version(), kind, name=f"{previous} ")
-        return None, comparison, f"{registry} has no production model yet; the dataset was served by {previous}: {note}"
+            return None, None, {}, "no production model yet: floors and baseline only"
+        version = previous.production_version()
+        comparison, note = self.compare_with(previous, version, kind, name=f"{previous} ")
+        return None, {"registry": str(previous), "version": version}, comparison, \
+            f"{registry} has no production model yet; the dataset was served by {previous}: {note}"
 
     def previous_deployment(self) -> Registry | None:
         """The registry of this dataset whose production model was set last, if this task is the

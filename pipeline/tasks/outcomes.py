@@ -1,6 +1,12 @@
-"""The block every run ends with, after Luigi's execution summary: what each deployment and each
-batch scoring did, read back from what they committed (so it is right with --workers N, whose
-tasks run in other processes, and for tasks that were already complete).
+"""What one run is: its id, and the block it ends with after Luigi's execution summary.
+
+A run begins when Luigi's worker first asks a task whether it is complete, and ends with the
+summary. Its id goes with every task duration recorded (pipeline/durations.py), so RunReport
+shows this run's tasks only; worker processes forked by --workers N inherit it.
+
+The block says what each deployment and each batch scoring did, read back from what they
+committed (so it is right with --workers N, whose tasks run in other processes, and for tasks
+that were already complete):
 
     digits/logreg 2026-01-02: promoted v0002 (balanced_accuracy 0.9799; previous v0001 0.9777)
         report: data/reports/digits/logreg/2026-01-02/3f1c.../report.html
@@ -9,15 +15,23 @@ tasks run in other processes, and for tasks that were already complete).
 from __future__ import annotations
 
 import logging
+import uuid
 
 logger = logging.getLogger("pipeline")
 SUMMARY_MARK = "===== Luigi Execution Summary ====="
 _asked: dict[str, tuple[object, bool]] = {}  # task_id -> (task, complete when scheduled)
+_run: dict[str, str] = {}  # "id" while a run is on
+
+
+def run_id() -> str | None:
+    """This run's id: set when the first task is scheduled, None outside a run."""
+    return _run.get("id")
 
 
 def asked(task, complete: bool) -> None:
     """Remember a task whose outcome the block reports: one that is to run (from its complete()),
-    or one the worker found complete (Luigi's DEPENDENCY_PRESENT)."""
+    or one the worker found complete (Luigi's DEPENDENCY_PRESENT). The first one begins a run."""
+    _run.setdefault("id", uuid.uuid4().hex[:12])
     if hasattr(task, "run_outcome") and task.task_id not in _asked:
         _asked[task.task_id] = (task, complete)
 
@@ -36,6 +50,7 @@ def block() -> str:
             found[key] = [f"{key[0]}: {'already complete: ' if was_complete else ''}{said[0]}",
                           *(f"    {line}" for line in said[1:])]
     _asked.clear()
+    _run.clear()
     return "\n".join(line for lines in found.values() for line in lines)
 
 

@@ -1,5 +1,13 @@
-from pipeline import durations
+import logging
+import posixpath
+
+from pipeline import durations, settings
+from pipeline.errors import RegistryError
 from pipeline.formats import now, write_json
+from pipeline.registry import Registry
+from pipeline.settings import gate_spec
+from pipeline.storage import is_s3
+from pipeline.tasks import outcomes
 from pipeline.tasks.base import upstream_tasks
 from pipeline.tasks.deploy import DeployModel
 from pipeline.tasks.evaluate import EvaluateModel
@@ -8,6 +16,8 @@ from pipeline.tasks.ingest import IngestData
 from pipeline.tasks.model import ModelTask
 from pipeline.tasks.train import TrainModel
 from pipeline.tasks.validate import ValidateData
+
+logger = logging.getLogger("pipeline")
 
 
 class RunReport(ModelTask):
@@ -48,47 +58,65 @@ class RunReport(ModelTask):
         said = self.requires()["decision"].run_outcome()
         return [*said, f"report: {self.output().url}/{self.HTML}"] if said and self.output().exists() else None
 
-    def model_card(self) -> dict:
+    def model_card(self, served_by: dict | None) -> dict:
+        """The candidate's estimator, every param beside production's, its features and its search."""
+        from pipeline.ml.card import estimator_params
+
         card = self.requires()["decision"].requires()["model"].output().read_json(TrainModel.CARD)
-        spec = card["model_spec"]
-        return {"estimator": f"{spec['estimator']} {spec.get('params') or ''}".strip(),
-                "encoding": card.get("encoding"), "search": card.get("search")}
+        production = None
+        if served_by:
+            try:
+                registry = Registry.for_model(*served_by["registry"].split("/"))
+                production = registry.card(served_by["version"])["model_spec"]
+            except RegistryError as exc:  # the gate went on without it (it alerted): so does the report
+                logger.warning("%s: production's params are not shown: %s", self, exc)
+        return {"estimator": estimator_params(card["model_spec"], production), "encoding": card.get("encoding"),
+                "search": card.get("search")}
 
     def collect(self) -> dict:
         """The run as pipeline/report.py expects it (its docstring lists the keys)."""
+        from pipeline.ml.gate import watched_metrics
+        from pipeline.report import data_facts
+
         inputs = self.input()
-        snapshot = inputs["data"].manifest()
         metrics = inputs["evaluation"].read_json(EvaluateModel.METRICS)
         verdict = inputs["verdict"].read_json(ValidateModel.VERDICT)
         decision = inputs["decision"].read_json(DeployModel.DECISION)
-        upstream = [task.task_id for task in upstream_tasks(self) if task is not self]
+        watched = watched_metrics(gate_spec(self.dataset, self.model), verdict["compared_metric"])
         return {
             "dataset": self.dataset, "model": self.model, "date": str(self.date), "kind": metrics["kind"],
             "generated_at": now(),
-            "data": {"source": snapshot["source"]["source"], "rows": snapshot["rows"],
-                     "columns": len(snapshot["columns"]), "fingerprint": snapshot["fingerprint"]},
+            "data": data_facts(inputs["data"].manifest()),
             "validation": inputs["validation"].read_json(ValidateData.REPORT),
             "candidate": {"version": decision["version"], "metrics": metrics},
             "production": {"version": verdict.get("production_version"), "metrics": verdict.get("production_metrics")},
             "verdict": verdict, "decision": decision, "outcome": self.outcome(metrics["kind"]),
-            "model_card": self.model_card(),
-            "versions": self.versions(),
-            "durations": [{"task": r["task"], "task_id": r["task_id"], "seconds": r["seconds"]}
-                          for r in durations.latest(upstream)],
+            "model_card": self.model_card(verdict.get("served_by")),
+            "watched": watched, "versions": self.versions(watched),
+            **self.this_run(),
         }
 
-    def versions(self) -> list[dict]:
-        """Each registry version with its status and its primary metric, for the metric-by-version plot."""
-        from pipeline.ml.gate import primary_metric
+    def this_run(self) -> dict:
+        """This run's upstream tasks (not those an earlier run did) with links to their logs, and its wall time."""
+        upstream = {task.task_id: task for task in upstream_tasks(self) if task is not self}
+        ran = durations.of_run(outcomes.run_id(), upstream)
+        links = not is_s3(settings.pipeline().data_dir)  # an s3:// data_dir's logs stay on the hosts that ran them
+        rows = [{"task": r["task"], "task_id": r["task_id"], "seconds": r["seconds"], "started_at": r["started_at"],
+                 "log": posixpath.relpath(r["log"], self.output().key) if links and r.get("log") else None}
+                for r in ran]
+        done = {r["task_id"] for r in ran}
+        return {"durations": rows, "wall_seconds": durations.wall_seconds(ran),
+                "already_complete": [task.task_family for task_id, task in upstream.items() if task_id not in done]}
 
+    def versions(self, watched: dict) -> list[dict]:
+        """Each registry version's date, status and watched metrics, for the metrics-over-dates plot."""
         registry = self.registry()
         status, rows = registry.statuses(), []
         for version in registry.versions():
             card = registry.card(version)
             scores = card.get("metrics", {})
-            name = primary_metric(scores) if scores else None
-            rows.append({"version": version, "date": card["date"], "status": status[version], "metric": name,
-                         "value": scores.get(name)})
+            rows.append({"version": version, "date": card["date"], "status": status[version],
+                         "metrics": {w["metric"]: scores.get(w["metric"]) for w in watched}})
         return rows
 
     def outcome(self, kind: str) -> dict:

@@ -1,6 +1,8 @@
 import logging
+import posixpath
 
-from pipeline.formats import write_json
+from pipeline import settings
+from pipeline.formats import now, write_json
 from pipeline.tasks.base import PipelineTask, read_frame
 from pipeline.tasks.ingest import IngestData
 
@@ -16,6 +18,8 @@ class ValidateData(PipelineTask):
 
     stage = "validated"
     REPORT = "report.json"
+    FAILED = "_validation"  # reports/<dataset>/_validation/<date>/: the latest failed attempt's page (no model
+    # name starts with "_")
 
     def requires(self):
         return IngestData(dataset=self.dataset, date=self.date)
@@ -31,8 +35,42 @@ class ValidateData(PipelineTask):
         frame = read_frame(self.input() / IngestData.DATA)
         report = {"dataset": self.dataset, **validate_frame(frame, **self.spec())}
         if not report["passed"]:
+            self.write_failure_page(report)
             raise DataError(describe_violations(self.dataset, report["violations"]))
         for warning in report["warnings"]:
             logger.warning("dataset '%s': %s", self.dataset, warning)
         with self.commit() as tmp:
             write_json(tmp / self.REPORT, report)
+
+    @classmethod
+    def failures(cls, dataset: str | None = None) -> list[tuple[dict, str]]:
+        """(page data, the page's key) of every dataset's, or one dataset's, latest failed validation per date."""
+        store = settings.store()
+        found = []
+        for key in store.keys(posixpath.join("reports", dataset) if dataset else "reports"):
+            parts = key.split("/")  # reports, dataset, _validation, date, file
+            if len(parts) == 5 and parts[2] == cls.FAILED and parts[4] == "validation.json":
+                found.append((store.read_json(key), key.replace("validation.json", "report.html")))
+        return found
+
+    def failure_key(self) -> str:
+        return posixpath.join("reports", self.dataset, self.FAILED, str(self.date))
+
+    def write_failure_page(self, report: dict) -> None:
+        """The violations as a page of their own (and its data as validation.json, for `ml-pipeline
+        report`), linked from luigid; a page that cannot be written must not hide the violations."""
+        from pipeline.report import data_facts, render_validation_html
+
+        store, key = settings.store(), self.failure_key()
+        log = getattr(self, "attempt_log", None)
+        page = {"dataset": self.dataset, "date": str(self.date), "generated_at": now(),
+                "kind": self.data_spec()["problem"], "data": data_facts(self.input().manifest()), "validation": report,
+                "log": posixpath.relpath(log, key) if log else None}
+        try:
+            store.write_json(f"{key}/validation.json", page)
+            store.write_bytes(f"{key}/report.html", render_validation_html(page).encode())
+        except Exception as exc:  # noqa: BLE001 - the DataError that follows is what the run must say
+            logger.warning("could not write the validation report of %s: %s", self, exc)
+            return
+        self.track(f"{key}/report.html")
+        logger.error("dataset '%s': validation failed; report: %s", self.dataset, store.url(f"{key}/report.html"))

@@ -6,7 +6,7 @@ import copy
 import numpy as np
 import pandas as pd
 
-from pipeline.ml.card import model_card, reused_card
+from pipeline.ml.card import estimator_params, model_card, reused_card
 from pipeline.ml.features import encoding_plan
 
 IDENTITY = {"candidate_id": "churn/logreg/2024-01-02/abc123", "date": "2024-01-02",
@@ -169,3 +169,28 @@ def test_reused_card_leaves_the_earlier_card_alone():
     before = copy.deepcopy(earlier)
     reused_card(earlier, NEW_IDENTITY, EARLIER_OUTPUT)
     assert earlier == before
+
+
+def test_estimator_params_lists_every_param_beside_productions_and_names_what_differs():
+    production = {"estimator": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 200}}
+    compared = estimator_params(SPEC, production)
+    assert (compared["estimator"], compared["production_estimator"]) == (SPEC["estimator"], production["estimator"])
+    assert compared["differs"] == ["C"]
+    rows = {row["param"]: row for row in compared["params"]}
+    assert rows["C"] == {"param": "C", "value": "0.1", "production": "1.0", "configured": True, "differs": True}
+    assert rows["max_iter"] | {"configured": None} == {"param": "max_iter", "value": "200", "production": "200",
+                                                       "configured": None, "differs": False}
+    assert rows["penalty"]["configured"] is False and rows["penalty"]["value"] == rows["penalty"]["production"]
+
+    nested = {"estimator": "sklearn.compose.TransformedTargetRegressor",
+              "params": {"regressor": {"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 2.0}},
+                         "func": {"function": "numpy.log1p"}, "inverse_func": {"function": "numpy.expm1"}}}
+    other = estimator_params(nested, {"estimator": "sklearn.ensemble.RandomForestRegressor"})
+    assert other["differs"] == ["estimator"]  # another class: not a list of every param of both
+    rows = {row["param"]: row for row in other["params"]}
+    assert (rows["regressor"]["value"], rows["func"]["value"]) == ("Ridge(alpha=2.0)", "numpy.log1p")
+    assert rows["n_estimators"]["value"] is None and rows["n_estimators"]["production"] == "100"
+
+    alone = estimator_params(SPEC)
+    assert alone["production_estimator"] is None and alone["differs"] == []
+    assert all(row["production"] is None and not row["differs"] for row in alone["params"])

@@ -5,7 +5,15 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ml.data import row_hashes
-from pipeline.ml.gate import comparison_rows, decide, decide_deployment, primary_metric, shown_metrics, smoke_check
+from pipeline.ml.gate import (
+    comparison_rows,
+    decide,
+    decide_deployment,
+    primary_metric,
+    shown_metrics,
+    smoke_check,
+    watched_metrics,
+)
 
 CLASSIFIER = {"kind": "classification", "accuracy": 0.91, "balanced_accuracy": 0.89, "f1_macro": 0.88}
 REGRESSOR = {"kind": "regression", "rmse": 10.0, "mae": 8.0, "r2": 0.6}
@@ -414,3 +422,12 @@ def test_a_clustering_with_fewer_than_two_clusters_is_never_promoted():
     assert not verdict["passed"]
     assert verdict["reasons"] == ["found 0 cluster(s) (100% of rows are noise): a clustering needs at least 2"]
     assert decide({"kind": "clustering", "v_measure": 0.6, "n_clusters": 4}, {})["passed"]
+
+
+def test_the_report_watches_the_compared_metric_first_then_each_bounded_one():
+    gate = {"accuracy": {"min": 0.95}, "tolerance": 0.01, "f1_macro": {"min": 0.9, "max": 1.0}}
+    assert watched_metrics(gate, "balanced_accuracy") == [
+        {"metric": "balanced_accuracy", "bounds": {}}, {"metric": "accuracy", "bounds": {"min": 0.95}},
+        {"metric": "f1_macro", "bounds": {"min": 0.9, "max": 1.0}}]
+    assert watched_metrics({"rmse": {"max": 60}, "compare": "rmse"}, "rmse") == [{"metric": "rmse",
+                                                                                  "bounds": {"max": 60}}]

@@ -321,6 +321,8 @@ def test_when_a_datasets_models_change_the_new_deployment_is_gated_against_the_m
     assert verdict["note"].startswith("digits/best has no production model yet; the dataset was served by "
                                       "digits/logreg: compared with production digits/logreg v0001 on ")
     assert any("vs production digits/logreg v0001" in check["reason"] for check in verdict["checks"])
+    estimator = ws.output("reports", "2026-01-02", "digits", "best").read_json("run.json")["model_card"]["estimator"]
+    assert estimator["production_estimator"] == "sklearn.linear_model.LogisticRegression"
 
 
 def test_a_candidate_of_the_wrong_kind_is_refused_before_anything_runs(workspace):

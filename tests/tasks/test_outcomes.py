@@ -35,6 +35,10 @@ def test_a_rejection_a_reuse_and_a_batch_scoring_each_say_so(deployed):
     assert block(rejected)[0] == (
         "digits/logreg 2026-01-02: rejected v0002; production stays v0001: balanced_accuracy 0.8062 vs production "
         "v0001 0.9777: beyond tolerance 0.01 (worse by 0.1714)")
+    estimator = ws.output("reports", "2026-01-02").read_json("run.json")["model_card"]["estimator"]
+    assert estimator["differs"] == ["C"]  # what the reviewer of the rejection reads first
+    assert [(row["value"], row["production"]) for row in estimator["params"] if row["param"] == "C"] == \
+        [("0.0001", "1.0")]
 
     ws.replace_config("C = 0.0001 }", "C = 1.0 }")  # the same content as v0001: the model is taken again
     unchanged = ws.run("TrainValidateDeploy", "--date=2026-01-03")

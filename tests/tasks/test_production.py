@@ -135,7 +135,7 @@ def test_range_daily_backfills_thirty_days_of_batch_scoring(deployed):
     assert again.returncode == 0 and "BatchPredict" not in again.output.split("Execution Summary")[1]
 
 
-def test_the_run_report_shows_what_the_run_decided_and_report_prints_it(deployed):
+def test_the_run_report_shows_what_the_run_decided_and_report_prints_it(deployed, page):
     ws = deployed()
     [out] = ws.outputs("reports")
     html = (out / "report.html").read_text()
@@ -157,6 +157,15 @@ def test_the_run_report_shows_what_the_run_decided_and_report_prints_it(deployed
     assert [v["version"] for v in run["versions"]] == ["v0001"] and run["versions"][0]["status"] == "production"
     assert {d["task"] for d in run["durations"]} == PIPELINE_FAMILIES - {"TrainValidateDeploy", "RunReport"}
     assert all(d["seconds"] >= 0 for d in run["durations"])
+
+    # opened from disk in a browser (no luigid: a cron run), its plots load and its log links open
+    page.goto((out / "report.html").as_uri())
+    assert page.eval_on_selector_all("img", "images => images.map(i => i.complete && i.naturalWidth)") == [500, 650]
+    logs = page.eval_on_selector_all("a:text-is('log')", "links => links.map(a => a.href)")
+    assert len(logs) == 7 and all(link.startswith(ws.data.as_uri() + "/runs/logs/") for link in logs)
+    page.click("tr:has-text('TrainModel') >> a:text-is('log')")
+    assert "INFO pipeline: digits/logreg: fitted sklearn.linear_model.LogisticRegression" in page.inner_text("body")
+    assert page.errors == []
 
     proc = ws.main("report")
     assert proc.returncode == 0, proc.stderr
@@ -184,6 +193,10 @@ def test_invalidate_moves_a_task_and_its_downstream_outputs_and_the_next_run_red
     rerun = ws.run("TrainValidateDeploy", DAY)
     assert rerun.returncode == 0, rerun.output
     assert rerun.ran("TrainModel") and rerun.ran("RunReport") and not rerun.ran("SplitData")
+    report = ws.outputs("reports")[0].read_json("run.json")  # this run's tasks, not the first run's
+    assert [d["task"] for d in report["durations"]] == ["TrainModel", "EvaluateModel", "ValidateModel", "DeployModel"]
+    assert sorted(report["already_complete"]) == ["IngestData", "SplitData", "ValidateData"]
+    assert max(d["seconds"] for d in report["durations"]) <= report["wall_seconds"]
     assert [r["version"] for r in ws.registry_list()] == ["v0001"]  # the same model bytes, not a new version
 
     unknown = ws.main("invalidate", "Training", "--date", "2026-03-01")
@@ -224,12 +237,30 @@ def test_batch_predict_reads_incoming_files_like_the_source_and_invalidate_resco
     assert len(workspace.outputs("predictions")) == 1
 
 
-def test_luigid_links_each_task_to_its_log_and_report_and_keeps_a_failure_failed_with_its_reason(workspace, luigid):
-    run = workspace.luigi("TrainValidateDeploy", DAY, "--scheduler-port", str(luigid), local=False)
+def tracking_links(page, luigid: int, dataset: str = "digits") -> dict[str, str]:
+    """{task family: its link} for a dataset's tasks, from the "Track Progress" buttons of luigid's
+    task list, in a browser."""
+    page.goto(f"http://127.0.0.1:{luigid}/")
+    page.wait_for_selector('a[title="Track Progress"]', timeout=20000)
+    rows = page.eval_on_selector_all('a[title="Track Progress"]', "links => links.map(a => [a.closest('tr').innerText, "
+                                                                  "a.href])")
+    # a row reads "DONE  TrainModel  dataset=digits, date=..."
+    return {text.split()[1]: href for text, href in rows if f"dataset={dataset}," in text}
+
+
+def opens(page, href: str) -> str:
+    response = page.goto(href)
+    assert response.status == 200, href
+    return page.inner_text("body")
+
+
+def test_luigid_links_each_task_to_its_log_and_report_and_keeps_a_failure_failed_with_its_reason(workspace, luigid,
+                                                                                                  page):
+    run = workspace.luigi("TrainValidateDeploy", DAY, "--workers", "2", "--scheduler-port", str(luigid), local=False)
     assert run.returncode == 0, run.output[-2000:]
     done = api(luigid, "task_list", status="DONE", upstream_status="")
     links = {task["name"]: task["tracking_url"] for task in done.values()}
-    assert links["TrainModel"].startswith(f"http://localhost:{luigid}/pipeline/logs/TrainModel/digits/logreg/"
+    assert links["TrainModel"].startswith(f"http://localhost:{luigid}/pipeline/runs/logs/TrainModel/digits/logreg/"
                                           f"{DAY.split('=')[1]}/")
     with NO_PROXY.open(links["TrainModel"].replace("localhost", "127.0.0.1"), timeout=10) as response:
         assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
@@ -239,8 +270,22 @@ def test_luigid_links_each_task_to_its_log_and_report_and_keeps_a_failure_failed
     with NO_PROXY.open(links["RunReport"].replace("localhost", "127.0.0.1"), timeout=10) as response:
         assert response.read().decode().startswith("<!DOCTYPE html>")
     with pytest.raises(urllib.error.HTTPError) as outside:  # nothing but logs and reports
-        NO_PROXY.open(f"http://127.0.0.1:{luigid}/pipeline/logs/../registry/digits/logreg/production.json", timeout=10)
+        NO_PROXY.open(f"http://127.0.0.1:{luigid}/pipeline/runs/logs/../../registry/digits/logreg/production.json",
+                      timeout=10)
     assert outside.value.code in (403, 404)
+
+    # in a real browser: luigid's task list links every task; the report renders, its plots load,
+    # and its links open the log of each task this run ran (through luigid, relative to the report)
+    assert tracking_links(page, luigid) == {name: link for name, link in links.items() if link}  # not the wrapper
+    assert opens(page, links["RunReport"]).startswith(f"Run report: digits/logreg {DAY.split('=')[1]}")
+    assert page.eval_on_selector_all("img", "images => images.map(i => i.complete && i.naturalWidth)") == [500, 650]
+    ran = page.eval_on_selector_all("a", "links => links.map(a => [a.closest('tr').cells[0].innerText, a.href])")
+    assert [task for task, _ in ran] == ["IngestData", "ValidateData", "SplitData", "TrainModel", "EvaluateModel",
+                                         "ValidateModel", "DeployModel"]
+    assert ran[3][1] == links["TrainModel"]
+    for task, href in ran:
+        assert f"INFO pipeline: attempt of {task}(dataset=digits" in opens(page, href)
+    assert page.errors == []
 
     # a failure stays FAILED (retry_delay: a day), its one-line reason first in the error pop-up
     (workspace.root / "bad.csv").write_text("a,b\n1,2\n3,4\n")
@@ -254,4 +299,20 @@ def test_luigid_links_each_task_to_its_log_and_report_and_keeps_a_failure_failed
     assert error.startswith("DataError: dataset 'bad': column 'y': target_present: target column not found "
                             "(columns: a, b)\n\nRuntime error:\nTraceback")
     assert workspace.cli("scheduler", "status").stdout.split(": ", 1)[1].startswith("0 running, 7 pending, 1 failed")
+
+    # its link opens a page of the violations, which links the failed attempt's log
+    failed_page = tracking_links(page, luigid, "bad")["ValidateData"]
+    assert failed_page.endswith(f"/pipeline/reports/bad/_validation/{DAY.split('=')[1]}/report.html")
+    text = opens(page, failed_page)
+    assert text.startswith(f"Validation report: bad {DAY.split('=')[1]}")
+    assert "column\trule\tdetail\ny\ttarget_present\ttarget column not found (columns: a, b)" in text
+    page.click("a:text-is('log')")
+    assert "pipeline.ml.errors.DataError: dataset 'bad': column 'y': target_present" in page.inner_text("body")
+    assert f"validation failed; report: {workspace.data / 'reports/bad/_validation'}" in run.output
+    said = workspace.main("report", "--dataset", "bad")  # the latest run of the dataset stopped there
+    assert said.returncode == 0, said.stderr
+    assert said.stdout.startswith(f"bad: validation failed on {DAY.split('=')[1]} (at ")
+    assert "  - y: target_present: target column not found (columns: a, b)\n" in said.stdout
+    page_path = workspace.data / "reports/bad/_validation/2026-03-01/report.html"
+    assert said.stdout.rstrip().endswith(f"full report: {page_path}")
 
