@@ -125,12 +125,42 @@ def cmd_rollback(args) -> int:
 
 
 def _report_change(args, registry, message) -> int:
+    from pipeline.tracking import mirror
+
+    mirror(registry)  # MLflow's champion alias follows, when MLflow is configured
     if args.json:
         print(json.dumps({"dataset": registry.dataset, "model": registry.model,
                           "production": registry.production_version()}))
     else:
         print(message)
     return 0
+
+
+def cmd_mlflow(args) -> int:
+    """Make MLflow show every registry (or one dataset's, one model's), whatever it missed."""
+    from pipeline import tracking
+    from pipeline.tasks.report import RunReport
+
+    if not tracking.tracking_uri():
+        raise ConfigError("no MLflow tracking URI: set MLFLOW_TRACKING_URI, or tracking_uri in luigi.cfg's [mlflow]")
+    results, unreachable = [], False
+    for registry in Registry.all(args.dataset, args.model):
+        reports = {report.read_json(RunReport.RUN)["candidate"]["version"]: report
+                   for report in RunReport.committed(dataset=registry.dataset, model=registry.model)}
+        done = tracking.mirror(registry, reports=reports)
+        unreachable |= done is None
+        results.append({"registry": str(registry), "registered_model": tracking.names(*str(registry).split("/"))[1],
+                        **(done or {"error": "MLflow is unreachable (see the warning above)"})})
+    if args.json:
+        print(json.dumps(results, indent=2))
+    for result in [] if args.json else results:
+        if "error" in result:
+            print(f"{result['registry']}: not mirrored: {result['error']}")
+            continue
+        print(f"{result['registry']} -> {result['registered_model']}: {len(result['runs'])} run(s), "
+              f"{len(result['versions'])} model version(s), {len(result['reports'])} report(s) logged; "
+              f"champion: {result['champion'] or 'none'}")
+    return 1 if unreachable else 0
 
 
 def cmd_predict(args) -> int:
@@ -240,8 +270,15 @@ def cmd_invalidate(args) -> int:
 
 def _failed_validation(page: dict, key: str, as_json: bool) -> int:
     from pipeline.report import validation_text
+    from pipeline.storage import is_s3
 
-    html = settings.store().url(key)
+    store = settings.store()
+    html = store.url(key)
+    if is_s3(settings.pipeline().data_dir):  # a copy to open in a browser, as for run reports
+        local = store.host_dir(key.rsplit("/", 1)[0]) / "report.html"
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(store.read_bytes(key))
+        html = str(local)
     if as_json:
         print(json.dumps({"failed_validation": page, "report": html}, indent=2))
     else:
@@ -259,7 +296,9 @@ def cmd_report(args) -> int:
     reports = RunReport.committed(dataset=args.dataset, model=model)
     runs = sorted(((report.read_json(RunReport.RUN), report) for report in reports),
                   key=lambda item: item[0]["generated_at"])
-    failures = sorted(ValidateData.failures(args.dataset), key=lambda item: item[0]["generated_at"])
+    # a validation is a dataset's: `--model` alone names no dataset whose failure to show
+    failures = sorted(ValidateData.failures(args.dataset) if args.dataset or not args.model else [],
+                      key=lambda item: item[0]["generated_at"])
     if failures and (not runs or failures[-1][0]["generated_at"] > runs[-1][0]["generated_at"]):
         return _failed_validation(*failures[-1], as_json=args.json)  # the latest run stopped at validation
     if not runs:
@@ -366,6 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--to", metavar="VERSION", help="the version to make live (default: the previous one)")
     rollback.add_argument("--reason", help="recorded in the history (default: 'rolled back by hand')")
     command(actions, "repair", cmd_repair, "rebuild a damaged production.json from history.jsonl")
+
+    mlflow = commands.add_parser("mlflow", help="mirror the registry to MLflow", description="mirror the registry "
+                                 "to MLflow (MLFLOW_TRACKING_URI or luigi.cfg's [mlflow] tracking_uri)")
+    command(mlflow.add_subparsers(dest="action", required=True), "sync", cmd_mlflow,
+            "log what MLflow is missing: a run per registry version, a model version, the champion alias",
+            filters=("all", "all"))
 
     predict = command(commands, "predict", cmd_predict, "score a CSV or Parquet file with the production model")
     predict.add_argument("--input", required=True,

@@ -37,20 +37,21 @@ def _stamp(moment: dt.datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
-def of_run(run: str | None, task_ids) -> list[dict]:
-    """The recorded runs of these tasks in run `run`, in the order they started."""
+def of_run(run: str | None, started: str | None, task_ids) -> list[dict]:
+    """The tasks done in run `run` (which began at `started`), in the order they started: those it
+    ran, and those another worker on the same luigid ran for it meanwhile ("other_worker")."""
     if run is None:
         return []
     log = settings.store().read_text(LOG)
-    wanted, found = set(task_ids), []
+    wanted, found = set(task_ids), {}
     for line in (log or "").splitlines():
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a crash: that run's time is lost, nothing else
-        if entry.get("run") == run and entry["task_id"] in wanted:
-            found.append(entry)
-    return sorted(found, key=lambda entry: entry["started_at"])
+        if entry["task_id"] in wanted and (entry.get("run") == run or entry.get("started_at", "") >= (started or "~")):
+            found[entry["task_id"]] = {**entry, "other_worker": entry.get("run") != run}
+    return sorted(found.values(), key=lambda entry: entry["started_at"])
 
 
 def wall_seconds(entries: list[dict]) -> float | None:

@@ -15,8 +15,9 @@ when a plot is drawn, so importing this module (and `luigi --module pipeline`) s
            "outcome": {"y_true", "y_pred"} (the test split),
            "watched": [{"metric", "bounds": {"min", "max"}}] (the gate's compared metric, then each it bounds),
            "versions": [{"version", "date", "status", "metrics": {metric: value}}],
-           "durations": [{"task", "task_id", "seconds", "started_at", "log"}] (this run's tasks only;
-           "log": a relative link to the attempt's log, or None), "wall_seconds", "already_complete"}
+           "durations": [{"task", "task_id", "seconds", "started_at", "log", "worker"}] (this run's tasks
+           only; "log": a relative link to the attempt's log, or None; "worker": another worker that
+           ran it for this run, or None), "wall_seconds", "already_complete"}
 
 A failed validation has a page of its own: render_validation_html({"dataset", "date",
 "generated_at", "kind", "data", "validation"}).
@@ -186,8 +187,8 @@ def _metrics_over_dates(run: dict) -> dict | None:
     panels = []
     for watched in run.get("watched") or []:
         metric, bounds = watched["metric"], watched.get("bounds")
-        points = [(v.get("date"), v["version"], v["metrics"][metric], v.get("status")) for v in versions
-                  if v.get("date") and _is_number((v.get("metrics") or {}).get(metric))]
+        points = sorted((str(v.get("date")), v["version"], v["metrics"][metric], v.get("status")) for v in versions
+                        if v.get("date") and _is_number((v.get("metrics") or {}).get(metric)))  # a backfill too
         if points:
             panels.append({"metric": metric, "bounds": bounds or {}, "lower_is_better": not higher_is_better(metric),
                            "points": points})
@@ -376,8 +377,8 @@ def _section_params(estimator: dict, production: str | None) -> str:
     headers = ["param", "candidate", *([f"production ({production})"] if with_production else [])]
 
     def cells(row):
-        return [row["param"], row["value"], *([NONE if row["production"] is None else row["production"]]
-                                              if with_production else [])]
+        return [row["param"], NONE if row["value"] is None else row["value"],
+                *([NONE if row["production"] is None else row["production"]] if with_production else [])]
     params = estimator.get("params") or []
     shown = [row for row in params if row.get("configured") or row.get("differs")]
     rest = [row for row in params if row not in shown]
@@ -386,7 +387,7 @@ def _section_params(estimator: dict, production: str | None) -> str:
         parts.append(_table(headers, [cells(row) for row in shown],
                             classes=["differs" if row.get("differs") else "" for row in shown]))
     if rest:
-        same = ", the same in production" if with_production else ""
+        same = ", the same in production" if with_production and estimator.get("differs") != ["estimator"] else ""
         parts.append(f"<details><summary>{len(rest)} more params at scikit-learn's defaults{same}</summary>"
                      + _table(headers, [cells(row) for row in rest]) + "</details>")
     return "\n".join(parts)
@@ -498,7 +499,8 @@ def _run_time(run: dict) -> str:
     durations = run.get("durations") or []
     busy = sum(d.get("seconds") or 0.0 for d in durations)
     wall = run.get("wall_seconds")
-    text = f"{len(durations)} task(s) ran in this run"
+    text = f"{len(durations)} task(s) ran in this run" + (" (some by another worker on the same luigid)"
+                                                          if any(d.get("worker") for d in durations) else "")
     if _is_number(wall):
         text += f", {wall:.2f} s of wall time from the first one's start to the last one's end (before this report)"
         if busy > wall + 0.5:
@@ -511,11 +513,16 @@ def _already_complete(run: dict) -> str:
     return f"Already complete, done by an earlier run: {', '.join(sorted(set(done)))}." if done else ""
 
 
+def _task_name(duration: dict) -> str:
+    worker = duration.get("worker")
+    return f"{duration.get('task')} (by another worker: {worker})" if worker else str(duration.get("task"))
+
+
 def _section_durations(run: dict) -> str:
     durations = run.get("durations") or []
     parts = ["<h2>Task durations</h2>"]
     if durations:
-        rows = [[d.get("task"), NONE if offset is None else f"+{offset:.2f}", f"{d.get('seconds') or 0.0:.2f}",
+        rows = [[_task_name(d), NONE if offset is None else f"+{offset:.2f}", f"{d.get('seconds') or 0.0:.2f}",
                  _link(d.get("log"), "log")] for d, offset in zip(durations, _offsets(durations))]
         parts += [f"<p>{_esc(_run_time(run))}</p>",
                   _table(["task", "started (s)", "seconds", "log"], rows, (1, 2))]
@@ -583,8 +590,9 @@ def _text_model(run: dict) -> list[str]:
     production = _version(run.get("production"))
     lines = [f"model: {_against_production(estimator, production) if isinstance(estimator, dict) else estimator}"]
     if isinstance(estimator, dict):
-        lines += [f"  {row['param']}: {row['value']}"
-                  + (f" (production: {row['production']})" if row["differs"] else "")
+        lines += [f"  {row['param']}: {NONE if row['value'] is None else row['value']}"
+                  + (f" (production: {NONE if row['production'] is None else row['production']})"
+                     if row["differs"] else "")
                   for row in estimator.get("params") or [] if row.get("configured") or row.get("differs")]
     if search.get("best_model"):
         lines[0] += f" (chosen among {', '.join(dict.fromkeys(p.get('model') for p in search['points']))} " \
@@ -613,7 +621,7 @@ def _text_durations(run: dict) -> list[str]:
     done = [f"  {_already_complete(run)}"] if run.get("already_complete") else []
     if not durations:
         return ["task durations: no task ran in this run", *done]
-    rows = [[f"{d.get('task')}:", f"{d.get('seconds') or 0.0:.2f} s"] for d in durations]
+    rows = [[f"{_task_name(d)}:", f"{d.get('seconds') or 0.0:.2f} s"] for d in durations]
     return [f"task durations: {_run_time(run)}", *_aligned(rows, right=(1,)), *done]
 
 

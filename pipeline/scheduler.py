@@ -149,6 +149,7 @@ def _serve(argv: list[str]) -> None:
     import luigi.server
 
     luigi.configuration.add_config_path(argv[0])
+    _task_history_on_sqlalchemy_2()
     luigi_app = luigi.server.app
 
     def app(scheduler):
@@ -158,6 +159,26 @@ def _serve(argv: list[str]) -> None:
 
     luigi.server.app = app  # luigi.server.run builds its tornado application with it
     luigi.cmdline.luigid(argv[1:])
+
+
+def _task_history_on_sqlalchemy_2() -> None:
+    """Luigi 3.8's task history checks its SQLite schema with a plain-string `execute`, which
+    SQLAlchemy 2 refuses (spotify/luigi#3227; the fix, #3267, is not released), and MLflow needs
+    SQLAlchemy 2. The same check, written SQLAlchemy's way, for the luigid this command runs."""
+    import luigi.db_task_history as history
+    import sqlalchemy
+
+    luigis = history._upgrade_schema
+
+    def upgrade(engine):
+        if engine.dialect.name != "sqlite":
+            return luigis(engine)
+        if "task_id" not in [column["name"] for column in sqlalchemy.inspect(engine).get_columns("tasks")]:
+            with engine.begin() as connection:  # a history.db made by Luigi before 2.7.2
+                connection.execute(sqlalchemy.text("ALTER TABLE tasks ADD COLUMN task_id VARCHAR(200)"))
+                connection.execute(sqlalchemy.text("CREATE INDEX ix_task_id ON tasks (task_id)"))
+
+    history._upgrade_schema = upgrade
 
 
 def _file_routes() -> list:

@@ -291,3 +291,20 @@ def test_text_summary_without_production_durations_or_history():
 def test_importing_the_module_does_not_import_matplotlib():
     code = "import pipeline.report, sys; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_a_backfill_is_drawn_in_date_order_and_other_workers_tasks_are_named():
+    from pipeline.report import _plot_inputs
+
+    run = regression_run(date="2026-11-29", versions=[
+        {"version": "v0001", "date": "2026-11-30", "status": "retired", "metrics": {"rmse": 50.0}},
+        {"version": "v0002", "date": "2026-11-29", "status": "production", "metrics": {"rmse": 53.3}}])
+    [panel] = _plot_inputs(run)["metrics_over_dates"]["panels"]
+    assert [point[0] for point in panel["points"]] == ["2026-11-29", "2026-11-30"]
+
+    run = classification_run()
+    run["durations"][1]["worker"] = "host-b pid 42"
+    page, text = render_html(run, pngs={}), text_summary(run, [])
+    assert "2 task(s) ran in this run (some by another worker on the same luigid)" in page
+    assert "<td>TrainModel (by another worker: host-b pid 42)</td>" in page
+    assert "TrainModel (by another worker: host-b pid 42):" in text

@@ -6,6 +6,7 @@ from pipeline.tasks.evaluate import EvaluateModel
 from pipeline.tasks.gate import ValidateModel
 from pipeline.tasks.model import ModelTask
 from pipeline.tasks.train import TrainModel
+from pipeline.tracking import mirror
 
 logger = logging.getLogger("pipeline")
 
@@ -36,13 +37,21 @@ class DeployModel(ModelTask):
         verdict = self.input()["verdict"].read_json(ValidateModel.VERDICT)
         card = {**self.input()["model"].read_json(TrainModel.CARD),
                 "metrics": self.input()["evaluation"].read_json(EvaluateModel.METRICS), "verdict": verdict}
-        decision = deploy(self.registry(), self.input()["model"], card, verdict, smoke_test=self.smoke_test,
-                          revalidate=self.requires()["verdict"].verdict)
+        decision = self.deploy(card, verdict)
         if decision["decision"] == "rejected":
             logger.warning("%s/%s %s rejected, production stays %s: %s", self.dataset, self.model,
                            decision["version"], decision["production_after"], "; ".join(decision["reasons"]))
         with self.commit() as tmp:
             write_json(tmp / self.DECISION, decision)
+
+    def deploy(self, card: dict, verdict: dict) -> dict:
+        """The decision (pipeline/deployment.py), then MLflow mirrors what the registry holds now,
+        whatever happened (a smoke test's rollback too)."""
+        try:
+            return deploy(self.registry(), self.input()["model"], card, verdict, smoke_test=self.smoke_test,
+                          revalidate=self.requires()["verdict"].verdict)
+        finally:
+            mirror(self.registry(), example=lambda: self.rows("test")[list(card["features"])].head(5))
 
     def run_outcome(self) -> list[str] | None:
         """What this deployment did (the run's outcome block; RunReport adds where its report is)."""

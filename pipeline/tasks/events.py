@@ -208,6 +208,13 @@ def _already_complete(task):
         outcomes.asked(task, True)
 
 
+@luigi.Task.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
+def _to_run(task, dependency):
+    # with --parallel-scheduling, complete() runs in other processes: this is where this one hears of it
+    if _ours(task):
+        outcomes.asked(task, False)
+
+
 @luigi.Task.event_handler(luigi.Event.PROCESSING_TIME)
 def _record_duration(task, seconds):
     if _ours(task):

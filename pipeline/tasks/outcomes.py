@@ -14,6 +14,7 @@ that were already complete):
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 
@@ -28,10 +29,18 @@ def run_id() -> str | None:
     return _run.get("id")
 
 
+def run_started() -> str | None:
+    """When this run began (UTC, ISO 8601 to the millisecond, as durations are recorded)."""
+    return _run.get("started")
+
+
 def asked(task, complete: bool) -> None:
-    """Remember a task whose outcome the block reports: one that is to run (from its complete()),
-    or one the worker found complete (Luigi's DEPENDENCY_PRESENT). The first one begins a run."""
-    _run.setdefault("id", uuid.uuid4().hex[:12])
+    """Remember a task whose outcome the block reports: one that is to run (from its complete(),
+    or Luigi's DEPENDENCY_DISCOVERED, which --parallel-scheduling fires in this process), or one
+    the worker found complete (DEPENDENCY_PRESENT). The first one begins a run."""
+    if "id" not in _run:
+        _run.update(id=uuid.uuid4().hex[:12],
+                    started=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"))
     if hasattr(task, "run_outcome") and task.task_id not in _asked:
         _asked[task.task_id] = (task, complete)
 

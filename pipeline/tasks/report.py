@@ -2,8 +2,9 @@ import logging
 import posixpath
 
 from pipeline import durations, settings
-from pipeline.errors import RegistryError
+from pipeline.errors import PipelineError
 from pipeline.formats import now, write_json
+from pipeline.ml.errors import MLError
 from pipeline.registry import Registry
 from pipeline.settings import gate_spec
 from pipeline.storage import is_s3
@@ -16,12 +17,14 @@ from pipeline.tasks.ingest import IngestData
 from pipeline.tasks.model import ModelTask
 from pipeline.tasks.train import TrainModel
 from pipeline.tasks.validate import ValidateData
+from pipeline.tracking import mirror
 
 logger = logging.getLogger("pipeline")
 
 
 class RunReport(ModelTask):
-    """Everything a run decided, for people: reports/.../report.html (plots inside) and run.json.
+    """Everything a run decided, for people: reports/.../report.html (plots inside, and beside it
+    as PNGs) and run.json; attached to the version's MLflow run when MLflow is configured.
 
     The dataset and its validation report, the candidate's metrics beside production's, the
     gate's decision and reasons, plots, the metric across registry versions, and how long each
@@ -41,12 +44,16 @@ class RunReport(ModelTask):
         return [self.requires()["decision"], self.requires()["validation"]]
 
     def run(self):
-        from pipeline.report import render_html
+        from pipeline.report import plot_pngs, render_html
 
         run = self.collect()
+        pngs = plot_pngs(run)
         with self.commit() as tmp:
             write_json(tmp / self.RUN, {key: value for key, value in run.items() if key != "outcome"})
-            (tmp / self.HTML).write_text(render_html(run))
+            (tmp / self.HTML).write_text(render_html(run, pngs))
+            for name, png in pngs.items():
+                (tmp / f"{name}.png").write_bytes(png)
+        mirror(self.registry(), reports={run["candidate"]["version"]: self.output()})
 
     outcome_of = "deployment"
 
@@ -68,7 +75,7 @@ class RunReport(ModelTask):
             try:
                 registry = Registry.for_model(*served_by["registry"].split("/"))
                 production = registry.card(served_by["version"])["model_spec"]
-            except RegistryError as exc:  # the gate went on without it (it alerted): so does the report
+            except (PipelineError, MLError) as exc:  # the gate went on without it (it alerted): so does the report
                 logger.warning("%s: production's params are not shown: %s", self, exc)
         return {"estimator": estimator_params(card["model_spec"], production), "encoding": card.get("encoding"),
                 "search": card.get("search")}
@@ -99,11 +106,11 @@ class RunReport(ModelTask):
     def this_run(self) -> dict:
         """This run's upstream tasks (not those an earlier run did) with links to their logs, and its wall time."""
         upstream = {task.task_id: task for task in upstream_tasks(self) if task is not self}
-        ran = durations.of_run(outcomes.run_id(), upstream)
+        ran = durations.of_run(outcomes.run_id(), outcomes.run_started(), upstream)
         links = not is_s3(settings.pipeline().data_dir)  # an s3:// data_dir's logs stay on the hosts that ran them
         rows = [{"task": r["task"], "task_id": r["task_id"], "seconds": r["seconds"], "started_at": r["started_at"],
-                 "log": posixpath.relpath(r["log"], self.output().key) if links and r.get("log") else None}
-                for r in ran]
+                 "log": posixpath.relpath(r["log"], self.output().key) if links and r.get("log") else None,
+                 "worker": f"{r['host']} pid {r['pid']}" if r["other_worker"] else None} for r in ran]
         done = {r["task_id"] for r in ran}
         return {"durations": rows, "wall_seconds": durations.wall_seconds(ran),
                 "already_complete": [task.task_family for task_id, task in upstream.items() if task_id not in done]}

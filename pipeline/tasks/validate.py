@@ -3,6 +3,7 @@ import posixpath
 
 from pipeline import settings
 from pipeline.formats import now, write_json
+from pipeline.storage import is_s3
 from pipeline.tasks.base import PipelineTask, read_frame
 from pipeline.tasks.ingest import IngestData
 
@@ -62,7 +63,7 @@ class ValidateData(PipelineTask):
         from pipeline.report import data_facts, render_validation_html
 
         store, key = settings.store(), self.failure_key()
-        log = getattr(self, "attempt_log", None)
+        log = None if is_s3(settings.pipeline().data_dir) else getattr(self, "attempt_log", None)  # s3: on the host
         page = {"dataset": self.dataset, "date": str(self.date), "generated_at": now(),
                 "kind": self.data_spec()["problem"], "data": data_facts(self.input().manifest()), "validation": report,
                 "log": posixpath.relpath(log, key) if log else None}

@@ -194,3 +194,30 @@ def test_estimator_params_lists_every_param_beside_productions_and_names_what_di
     alone = estimator_params(SPEC)
     assert alone["production_estimator"] is None and alone["differs"] == []
     assert all(row["production"] is None and not row["differs"] for row in alone["params"])
+
+
+def test_estimator_params_compare_values_deep_inside_and_the_inductive_classifier():
+    def stack(leaf):
+        forests = [{"estimator": "sklearn.ensemble.RandomForestRegressor",
+                    "params": {"min_samples_leaf": leaf if i == 2 else 1, "n_estimators": 10 + i}} for i in range(6)]
+        return {"estimator": "sklearn.ensemble.StackingRegressor", "params": {"estimators": forests}}
+    deep = estimator_params(stack(3), stack(7))  # past scikit-learn's 700-character repr
+    assert deep["differs"] == ["estimators"] and "..." not in deep["params"][0]["value"]
+
+    assert estimator_params({"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 1}},
+                            {"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 1.0}})["differs"] == []
+
+    def dbscan(trees):
+        return {"estimator": "sklearn.cluster.DBSCAN", "fit_on": "all", "inductive": {
+            "estimator": "sklearn.ensemble.RandomForestClassifier", "params": {"n_estimators": trees}}}
+    inductive = estimator_params(dbscan(10), dbscan(100))
+    assert inductive["differs"] == ["inductive.n_estimators"]
+    assert {row["param"]: row["value"] for row in inductive["params"]}["inductive.estimator"] == \
+        "'sklearn.ensemble.RandomForestClassifier'"
+
+    other = estimator_params({"estimator": "sklearn.ensemble.RandomForestClassifier"},
+                             {"estimator": "sklearn.linear_model.LogisticRegression", "params": {"C": 0.25}})
+    rows = {row["param"]: row for row in other["params"]}
+    assert other["differs"] == ["estimator"] and not any(row["differs"] for row in other["params"])
+    assert (rows["C"]["value"], rows["C"]["production"]) == (None, "0.25")  # not a param of the candidate's
+    assert (rows["max_depth"]["value"], rows["max_depth"]["production"]) == ("None", None)

@@ -28,6 +28,14 @@ def test_the_real_command_ends_with_the_promotion_and_the_report_path(workspace)
                               "0.9777; previous none)"
 
 
+def test_with_parallel_scheduling_the_run_still_says_what_it_did_and_times_its_tasks(workspace):
+    run = workspace.run("TrainValidateDeploy", DAY1, "--parallel-scheduling", "--workers", "2")
+    assert run.returncode == 0, run.output
+    assert block(run)[0].startswith("digits/logreg 2026-01-01: promoted v0001")
+    report = workspace.output("reports", "2026-01-01").read_json("run.json")
+    assert len(report["durations"]) == 7 and not report["already_complete"]
+
+
 def test_a_rejection_a_reuse_and_a_batch_scoring_each_say_so(deployed):
     ws = deployed()
     ws.replace_config("C = 1.0 }", "C = 0.0001 }")

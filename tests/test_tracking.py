@@ -1,0 +1,165 @@
+"""MLflow as a mirror of the registry: a sqlite:/// store, and a real `mlflow server` that goes down."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pandas as pd
+import pytest
+from conftest import DAY2, PROXY_VARIABLES, free_port
+
+from pipeline.tracking import _tracking_uri, run_metrics, run_params
+
+pytestmark = pytest.mark.e2e
+DAY3 = "--date=2026-01-03"
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def mirrored(uri: str, dataset: str = "digits", name: str = "digits.logreg") -> dict:
+    """What MLflow at `uri` holds for a deployment: runs and model versions by registry version, the champion."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri, registry_uri=uri)
+    experiment = client.get_experiment_by_name(dataset)
+    runs = client.search_runs([experiment.experiment_id], "tags.`pipeline.kind` = 'version'")
+    versions = {v.tags["pipeline.version"]: v for v in client.search_model_versions(f"name = '{name}'")}
+    champion = client.get_registered_model(name).aliases.get("champion")
+    return {"client": client, "runs": {run.data.tags["pipeline.version"]: run for run in runs}, "versions": versions,
+            "champion": next((tag for tag, v in versions.items() if str(v.version) == str(champion)), None)}
+
+
+@contextlib.contextmanager
+def mlflow_server(root, port: int):
+    """`mlflow server` on 127.0.0.1:port with a SQLite backend and a local artifact root."""
+    env = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES}
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "server.log", "ab") as log:
+        server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                                   "--workers", "1", "--backend-store-uri", f"sqlite:///{root}/mlflow.db",
+                                   "--artifacts-destination", str(root / "artifacts")],
+                                  stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    url, deadline = f"http://127.0.0.1:{port}", time.time() + 120
+    try:
+        while True:
+            with contextlib.suppress(OSError), NO_PROXY.open(f"{url}/health", timeout=1):
+                break
+            assert server.poll() is None and time.time() < deadline, (root / "server.log").read_text()[-2000:]
+            time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+def test_params_and_metrics_come_from_the_card():
+    card = {"model_spec": {"estimator": "sklearn.linear_model.LogisticRegression", "fit_on": "train",
+                           "params": {"C": 0.5, "class_weight": {"a": 2}}},
+            "split": {"test_size": 0.25, "seed": 42}, "n_train": 1347, "training_seconds": 0.2,
+            "search": {"scoring": "balanced_accuracy", "best": {"C": 0.5}, "best_model": None,
+                       "points": [{"point": {"C": 0.5}, "cv": {"mean": 0.97, "std": 0.01}},
+                                  {"point": {"C": 5.0}, "cv": {"mean": 0.95, "std": 0.02}}]},
+            "metrics": {"kind": "classification", "accuracy": 0.98, "n_samples": 450,
+                        "baseline": {"model": "DummyClassifier", "accuracy": 0.1}}}
+    assert run_params(card) == {"estimator": "sklearn.linear_model.LogisticRegression", "fit_on": "train",
+                                "n_train": "1347", "param.C": "0.5", "param.class_weight": '{"a": 2}',
+                                "search.C": "0.5", "split.test_size": "0.25", "split.seed": "42"}
+    assert run_metrics(card) == {"accuracy": 0.98, "baseline_accuracy": 0.1, "cv_mean": 0.97, "cv_std": 0.01,
+                                 "training_seconds": 0.2}  # not n_samples: a count
+
+
+def test_a_sqlite_store_gets_every_version_its_model_the_report_and_the_champion_alias(deployed):
+    import mlflow
+
+    ws = deployed()  # v0001 went live before MLflow was configured: the next mirror catches up
+    uri = f"sqlite:///{ws.root}/mlflow.db"
+    ws.add_cfg(f"[mlflow]\ntracking_uri = {uri}\n")
+    ws.replace_config("C = 1.0 }", "C = 0.5 }")
+    run = ws.run("TrainValidateDeploy", DAY2)
+    assert run.returncode == 0, run.output
+    live = ws.production()
+    state = mirrored(uri)
+    assert sorted(state["runs"]) == sorted(state["versions"]) == ["v0001", "v0002"]
+    assert state["champion"] == live
+
+    card = json.loads((ws.registry_dir() / "v0002" / "card.json").read_text())
+    mine = state["runs"]["v0002"]
+    assert mine.data.params["param.C"] == "0.5" and mine.data.params["split.seed"] == "42"
+    assert mine.data.metrics["balanced_accuracy"] == pytest.approx(card["metrics"]["balanced_accuracy"])
+    assert mine.data.metrics["baseline_balanced_accuracy"] == pytest.approx(0.1)
+    tags = mine.data.tags
+    assert (tags["data.fingerprint"], tags["luigi.task_id"], tags["pipeline.config_key"]) == \
+        (card["data"]["fingerprint"], card["task"]["id"], card["task"]["config_key"])
+    assert tags["pipeline.status"] == ("production" if live == "v0002" else "rejected")
+    artifacts = {a.path for a in state["client"].list_artifacts(mine.info.run_id, "report")}
+    assert {"report/report.html", "report/confusion_matrix.png", "report/metrics_over_dates.png"} <= artifacts
+
+    with _tracking_uri(uri):
+        model = mlflow.sklearn.load_model(tags["pipeline.model_uri"])  # the very model the registry holds
+        info = mlflow.models.get_model_info(tags["pipeline.model_uri"])
+    rows = pd.read_parquet(ws.output("split", "2026-01-02") / "test.parquet").drop(columns=["target"]).head(20)
+    evaluated = pd.read_parquet(ws.output("evaluations", "2026-01-02") / "predictions.parquet").set_index("row")
+    assert list(model.predict(rows)) == list(evaluated["prediction"].loc[rows.index])
+    assert [c.name for c in info.signature.inputs.inputs][:2] == ["pixel_0_0", "pixel_0_1"]
+
+    rolled = ws.main("registry", "rollback", "--to", "v0001") if live == "v0002" else \
+        ws.main("registry", "promote", "v0002", "--force")
+    assert rolled.returncode == 0, rolled.stderr
+    assert mirrored(uri)["champion"] == ws.production() != live  # the alias follows a change by hand
+
+    synced = ws.main("mlflow", "sync")  # v0001's report, made before MLflow was configured
+    assert synced.returncode == 0, synced.stderr
+    assert synced.stdout == f"digits/logreg -> digits.logreg: 0 run(s), 0 model version(s), 1 report(s) logged; " \
+                            f"champion: {ws.production()}\n"
+    again = ws.main("mlflow", "sync")  # and nothing twice
+    assert again.stdout.startswith("digits/logreg -> digits.logreg: 0 run(s), 0 model version(s), 0 report(s)")
+    assert len(mirrored(uri)["runs"]) == 2
+
+
+def test_a_search_is_a_parent_run_with_a_child_per_point(workspace):
+    uri = f"sqlite:///{workspace.root}/mlflow.db"
+    workspace.add_cfg(f"[mlflow]\ntracking_uri = {uri}\n")
+    workspace.add_config('[models.logreg_search]\nestimator = "sklearn.linear_model.LogisticRegression"\n'
+                         "params = { max_iter = 2000 }\ngrid = { C = [0.03, 3.0] }\ncv_folds = 3\n")
+    run = workspace.run("TrainValidateDeploy", "--model", "logreg_search", DAY2)
+    assert run.returncode == 0, run.output
+    state = mirrored(uri, name="digits.logreg_search")
+    [parent] = state["runs"].values()
+    children = state["client"].search_runs([parent.info.experiment_id],
+                                           f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    assert sorted(child.data.params["param.C"] for child in children) == ["0.03", "3.0"]
+    assert all(len(state["client"].get_metric_history(child.info.run_id, "cv_fold_score")) == 3 for child in children)
+    best = max(children, key=lambda child: child.data.metrics["cv_mean"])
+    assert parent.data.params["search.C"] == best.data.params["param.C"]
+
+
+def test_a_run_goes_on_without_mlflow_and_a_real_mlflow_server_then_catches_up(deployed, webhook, tmp_path):
+    ws = deployed()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    ws.add_cfg(f"[mlflow]\ntracking_uri = {url}\n")
+    ws.replace_config("C = 1.0 }", "C = 0.5 }")  # MLflow is not there: the run goes on, says so, alerts once
+    down = ws.run("TrainValidateDeploy", DAY2)
+    assert down.returncode == 0, down.output
+    assert down.output.count(f"mlflow: digits/logreg not mirrored to {url} (") == 2  # DeployModel, RunReport
+    assert webhook.events().count("mlflow_unreachable") == 1
+    synced = ws.main("mlflow", "sync")
+    assert synced.returncode == 1 and "digits/logreg: not mirrored: MLflow is unreachable" in synced.stdout
+
+    with mlflow_server(tmp_path / "mlflow", port):
+        synced = ws.main("mlflow", "sync")  # back: every version, its report, the champion
+        assert synced.returncode == 0, synced.stderr
+        assert synced.stdout == "digits/logreg -> digits.logreg: 2 run(s), 2 model version(s), 2 report(s) logged; " \
+                                f"champion: {ws.production()}\n"
+        ws.replace_config("C = 0.5 }", "C = 0.7 }")
+        run = ws.run("TrainValidateDeploy", DAY3)
+        assert run.returncode == 0, run.output
+        state = mirrored(url)
+        assert sorted(state["runs"]) == sorted(state["versions"]) == ["v0001", "v0002", "v0003"]
+        assert state["champion"] == ws.production()
+        assert state["runs"]["v0003"].data.tags["pipeline.report"] == ws.output("reports", "2026-01-03").url
+        assert webhook.events().count("mlflow_unreachable") == 1  # one alert for the outage, none after
