@@ -169,9 +169,11 @@ def cmd_predict(args) -> int:
 
     check_output_name(args.output, args.input)
     config = settings.pipeline()  # a source answering 5xx for a moment is tried again, as tasks do
-    scored, info = call_with_retries(lambda: score_with_production(args.dataset, args.model, args.input),
-                                     f"predict {args.input}", attempts=config.transient_attempts,
-                                     backoff=config.transient_backoff)
+    scored, info, drift = call_with_retries(lambda: score_with_production(args.dataset, args.model, args.input),
+                                            f"predict {args.input}", attempts=config.transient_attempts,
+                                            backoff=config.transient_backoff)
+    for problem in (drift or {}).get("problems", []):
+        print(f"warning: drift: {args.input}: {problem}", file=sys.stderr)
     write_frame(scored, args.output)
     if args.json:
         print(json.dumps({"version": info["model_version"], "rows": info["rows"], "output": args.output}))

@@ -355,7 +355,32 @@ def _section_dataset(run: dict) -> str:
     if validation.get("warnings"):
         parts.append('<h3>Warnings</h3><ul class="warnings">'
                      + "".join(f"<li>{_esc(w)}</li>" for w in validation["warnings"]) + "</ul>")
+    if validation.get("drift"):
+        parts.append(_section_drift(validation["drift"]))
     return "\n".join(parts)
+
+
+DRIFT_ROWS = 10
+
+
+def _drift_sentence(drift: dict) -> str:
+    worst = f"max PSI {drift['max_psi']:.3f} ({drift['worst']})" if _is_number(drift.get("max_psi")) else "no PSI"
+    verdict = f"{len(drift['problems'])} beyond the dataset's drift limits" if drift.get("problems") else \
+        "within the dataset's drift limits"
+    return f"Drift from the training rows of production {drift.get('version')}: {worst}, {verdict}."
+
+
+def _section_drift(drift: dict) -> str:
+    """The features that moved most since production's training rows, and what exceeds the limits."""
+    columns = sorted((drift.get("columns") or {}).items(), key=lambda item: -(item[1].get("psi") or 0.0))
+    rows = [[name, c.get("kind"), _metric_text(c.get("psi")),
+             f"{c['unseen']:.1%}" if _is_number(c.get("unseen")) else NONE,
+             f"{c.get('missing_before', 0):.1%} → {c.get('missing_after', 0):.1%}"] for name, c in columns[:DRIFT_ROWS]]
+    more = f"<p>... and {len(columns) - DRIFT_ROWS} more features</p>" if len(columns) > DRIFT_ROWS else ""
+    problems = f'<ul class="failed">{"".join(f"<li>{_esc(p)}</li>" for p in drift["problems"])}</ul>' \
+        if drift.get("problems") else ""
+    return (f"<h3>Drift</h3><p>{_esc(_drift_sentence(drift))}</p>{problems}"
+            + _table(["feature", "kind", "PSI", "unseen categories", "missing"], rows, (2, 3)) + more)
 
 
 def _against_production(estimator: dict, production: str | None) -> str:
@@ -655,6 +680,8 @@ def text_summary(run: dict, history: list[dict]) -> str:
         f"validation: {'passed' if validation.get('passed') else 'failed'}, "
         f"{validation.get('rows_usable', NONE)} usable rows",
         *[f"warning: {w}" for w in validation.get("warnings") or []],
+        *([f"drift: {_drift_sentence(validation['drift'])}", *(f"  - {p}" for p in validation["drift"]["problems"])]
+          if validation.get("drift") else []),
         *_text_model(run),
         *_text_metrics(run),
         *_text_decision(run),

@@ -2,7 +2,8 @@
 (run, for systemd), state under data_dir.
 
     data_dir/luigid/
-        luigid.cfg      what start adds to Luigi's config for luigid: task history in SQLite
+        luigid.cfg      what start adds to Luigi's config for luigid: task history in SQLite, and
+                        Prometheus metrics on /metrics when prometheus_client is installed
         server.json     pid, address and port of the running luigid
         state.pickle    luigid's task state, kept across restarts
         history.db      task history (every status change, with timestamps)
@@ -103,10 +104,23 @@ def _command(address: str, port: int) -> list[str]:
     root = home()
     (root / "logs").mkdir(parents=True, exist_ok=True)
     config = root / "luigid.cfg"
-    config.write_text("[scheduler]\nrecord_task_history = true\n\n"
+    config.write_text("[scheduler]\nrecord_task_history = true\n" + _metrics_config() + "\n"
                       f"[task_history]\ndb_connection = sqlite:///{root / 'history.db'}\n")
     return [sys.executable, "-m", "pipeline.scheduler", str(config), "--address", address, "--port", str(port),
             "--state-path", str(root / "state.pickle"), "--logdir", str(root / "logs")]
+
+
+def _metrics_config() -> str:
+    """luigid's Prometheus /metrics with the pipeline's gauges (pipeline/metrics.py), when
+    prometheus_client is installed and luigi.cfg picks no metrics collector of its own."""
+    import importlib.util
+
+    import luigi.configuration
+
+    if importlib.util.find_spec("prometheus_client") is None or \
+            luigi.configuration.get_config().has_option("scheduler", "metrics_collector"):
+        return ""
+    return "metrics_collector = custom\nmetrics_custom_import = pipeline.metrics.PipelineMetricsCollector\n"
 
 
 def stop(wait: float = 15.0) -> dict | None:

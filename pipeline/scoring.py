@@ -61,16 +61,18 @@ def score_frame(frame, model, card: dict, label: str):
 
 
 def score_with_production(dataset: str, model: str, location: str):
-    """(scored rows, info) of a CSV or Parquet file (a path or an s3:// or http(s) URL), scored by the
-    production model. Each row gets `prediction`, class probabilities and `model_version`; info
-    names the version, the input (with its sha256) and the number of rows."""
+    """(scored rows, info, drift) of a CSV or Parquet file (a path or an s3:// or http(s) URL), scored
+    by the production model. Each row gets `prediction`, class probabilities and `model_version`;
+    info names the version, the input (with its sha256) and the number of rows; drift compares the
+    file with the model's training rows (pipeline/monitoring.py)."""
+    from pipeline.monitoring import drift_against
     from pipeline.sources import read_source
 
     spec = dataset_spec(dataset)  # files to score are written like the dataset's source
     version, estimator, card = Registry.for_model(dataset, model).load_production()
     frame, source = read_source(location, sep=spec.get("sep"), na_values=spec.get("na_values"))
     scored = score_frame(frame, estimator, card, location).assign(model_version=version)
-    return scored, {"model_version": version, "input": source, "rows": len(scored)}
+    return scored, {"model_version": version, "input": source, "rows": len(scored)}, drift_against(card, frame)
 
 
 def check_output_name(path: Path, input_location: str | None = None) -> None:

@@ -136,7 +136,9 @@ _CHECKS = {"min_rows": int, "columns": {"*": str}, "max_null_fraction": (float, 
            "ranges": {"*": {"min": _NUMBER, "max": _NUMBER}}}
 _DATASET = {"source": str, "target": str, "problem": str, "sep": str, "na_values": list, "description": str,
             "ready_marker": str, "split": _SPLIT, "checks": _CHECKS, "roles": {"*": str}, "encoding": {"*": str},
-            "models": list}
+            "models": list, "drift": {"max_psi": _NUMBER, "max_unseen": _NUMBER, "max_missing_change": _NUMBER,
+                                      "min_rows": int, "refuse": bool},
+            "dvc": {"repo": str, "rev": str}}
 _MODEL = {"estimator": str, "params": dict, "fit_on": str, "scale": bool, "description": str,
           "grid": {"*": list}, "cv_folds": int, "inductive": {"estimator": str, "params": dict}}
 _GATE = {"tolerance": _NUMBER, "compare": str, "*": {"min": _NUMBER, "max": _NUMBER}}
@@ -193,6 +195,8 @@ def _validate(doc: dict, file: str) -> dict:
                                   f"expected a fraction between 0 and 1, got {limit!r}")
         for column, bounds in spec.get("checks", {}).get("ranges", {}).items():
             _check_bounds(bounds, f"{where}.checks.ranges.{column}")
+        if "dvc" in spec and not str(spec["source"]).startswith("dvc:"):
+            raise ConfigError(f"{where}.dvc: only for a DVC-tracked source (source = \"dvc:PATH\")")
         _check_columns(spec, where)
         _check_candidates(spec, doc.get("models", {}), where)
     for name, spec in doc.get("models", {}).items():
@@ -305,9 +309,17 @@ def did_you_mean(name: str, known) -> str:
     return f"{hint} (known: {', '.join(sorted(known)) or 'none'})"
 
 
+def drift_limits(name: str) -> dict:
+    """A dataset's `drift` limits over the defaults (pipeline/ml/drift.py)."""
+    from pipeline.ml.drift import LIMITS
+
+    return {**LIMITS, **_lookup("datasets", name).get("drift", {})}
+
+
 def dataset_spec(name: str) -> dict:
     spec = dict(_lookup("datasets", name))
     spec.pop("description", None)  # words, not settings: editing them re-runs nothing
+    spec.pop("drift", None)  # watched beside the runs (drift_limits), never shapes an output
     spec["split"] = {**SPLIT_DEFAULTS, **spec.get("split", {})}
     spec.setdefault("checks", {})
     spec.setdefault("target", None)

@@ -1,4 +1,5 @@
-"""Reading a dataset's source (scikit-learn dataset, local file, s3:// or http(s) URL) into a frame.
+"""Reading a dataset's source (scikit-learn dataset, local file, s3:// or http(s) URL, a DVC-tracked
+file) into a frame.
 
 The source is only ever read; IngestData snapshots what this returns.
 """
@@ -20,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 SKLEARN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+DVC_PREFIX = "dvc:"
 HTTP_TIMEOUT = 30
 
 
@@ -29,13 +31,18 @@ def read_source(source: str, *, sep: str | None = None, na_values: list[str] | N
     return table.to_pandas(), info
 
 
-def read_table(source: str, *, sep: str | None = None, na_values: list[str] | None = None):
+def read_table(source: str, *, sep: str | None = None, na_values: list[str] | None = None,
+               dvc: dict | None = None):
     """Return (Arrow table, info), for callers that write the data straight back out (ingest).
 
     info["fingerprint"] identifies the content: for a file or URL, the sha256 of its bytes
     together with how they are parsed (the same bytes read the same way are the same table);
-    for a scikit-learn dataset, a hash of the frame's values.
+    for a scikit-learn dataset, a hash of the frame's values. A `dvc:PATH` source is a file
+    tracked by DVC, read through dvc.api from the repository and revision in `dvc` ({"repo",
+    "rev"}; default: the working directory's repository as it is); info["dvc"] records the
+    repository, the revision asked for, the git commit it resolved to, and DVC's md5.
     """
+    tracked = None
     if source.startswith("sklearn:"):
         import pyarrow as pa
 
@@ -45,7 +52,10 @@ def read_table(source: str, *, sep: str | None = None, na_values: list[str] | No
         fingerprint = fingerprint_frame(frame)
         info = {"source": source, "sha256": fingerprint, "bytes": None, "fingerprint": fingerprint}
         return pa.Table.from_pandas(frame, preserve_index=False), info
-    if is_http(source):
+    if source.startswith(DVC_PREFIX):
+        payload, tracked = read_dvc(source, dvc or {})
+        name = tracked["path"]
+    elif is_http(source):
         payload = fetch_url(source)
         name = urlparse(source).path
     elif is_s3(source):
@@ -65,7 +75,32 @@ def read_table(source: str, *, sep: str | None = None, na_values: list[str] | No
     how = json.dumps({"sha256": sha256, "sep": sep, "na_values": na_values}, sort_keys=True)
     info = {"source": source, "sha256": sha256, "bytes": len(payload),
             "fingerprint": hashlib.sha256(how.encode()).hexdigest()}
+    if tracked:
+        info["dvc"] = tracked
     return table, info
+
+
+def read_dvc(source: str, dvc: dict) -> tuple[bytes, dict]:
+    """The bytes of a DVC-tracked file (pip install -e '.[dvc]'), and where they came from."""
+    path, repo, rev = source[len(DVC_PREFIX):], dvc.get("repo"), dvc.get("rev")
+    where = f"{source} ({repo or 'this repository'}{f' at {rev}' if rev else ''})"
+    try:
+        import dvc.api
+    except ImportError:
+        raise DataError(f"{where}: reading a dvc: source needs DVC: pip install -e '.[dvc]'") from None
+    try:
+        fs = dvc.api.DVCFileSystem(repo, rev=rev)
+        entry = fs.info(path)
+        payload = fs.cat_file(path)
+        scm = fs.repo.scm
+        commit = (scm.resolve_rev(rev) if rev else scm.get_rev()) if scm else None
+    except FileNotFoundError:
+        raise DataError(f"{where}: no such file tracked there") from None
+    except Exception as exc:  # DVC's and scmrepo's own errors: an unknown revision, not a repository, ...
+        if type(exc).__module__.startswith(("dvc", "scmrepo")):
+            raise DataError(f"{where}: {first_line(exc)}") from None
+        raise
+    return payload, {"repo": repo or ".", "rev": rev, "commit": commit, "path": path, "md5": entry.get("md5")}
 
 
 def _read_sklearn(source: str):

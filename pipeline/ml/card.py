@@ -9,14 +9,14 @@ from pipeline.ml.models import make_estimator
 
 def model_card(*, identity: dict, dataset: str, model: str, kind: str, data_spec: dict, snapshot: dict, spec: dict,
                plan: dict, n_train: int, model_sha256: str, search: dict | None, provenance: dict, trained_at: str,
-               seconds: float) -> dict:
+               seconds: float, profile: dict | None = None) -> dict:
     """The card of a freshly fitted model.
 
     identity: candidate_id, date, task; snapshot: the ingested snapshot's manifest (source,
     fingerprint, rows); spec: the model spec it was fitted with (a search's winning point
     included); plan: how each feature column was encoded (pipeline/ml/features.py); search: the
     cross-validation of every grid point and candidate model, and the one chosen; provenance:
-    packages and code_version.
+    packages and code_version; profile: the training rows' drift profile (pipeline/ml/drift.py).
     """
     roles = data_spec.get("roles", {})
     return {
@@ -25,7 +25,7 @@ def model_card(*, identity: dict, dataset: str, model: str, kind: str, data_spec
         "n_train": n_train,
         "data": {"source": snapshot["source"], "fingerprint": snapshot["fingerprint"], "rows": snapshot["rows"]},
         "split": data_spec["split"], "model_spec": spec, "model_sha256": model_sha256, "search": search,
-        **provenance, "trained_at": trained_at, "training_seconds": round(seconds, 3),
+        **provenance, "trained_at": trained_at, "training_seconds": round(seconds, 3), "profile": profile,
     }
 
 

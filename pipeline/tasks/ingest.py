@@ -1,6 +1,7 @@
 import luigi
 
 from pipeline import storage
+from pipeline.sources import DVC_PREFIX
 from pipeline.tasks.arrival import ArrivingFile
 from pipeline.tasks.base import PipelineTask
 
@@ -36,7 +37,7 @@ class IngestData(PipelineTask):
         """A source file is an external dependency: until it exists there is nothing to do."""
         spec = self.data_spec()
         source = spec["source"]
-        if storage.is_http(source) or source.startswith("sklearn:"):
+        if storage.is_http(source) or source.startswith(("sklearn:", DVC_PREFIX)):
             return []
         return [SourceFile(path=source, marker=spec.get("ready_marker", ""))]
 
@@ -45,7 +46,8 @@ class IngestData(PipelineTask):
 
     def spec(self):
         spec = self.data_spec()
-        return {"source": spec["source"], "sep": spec.get("sep"), "na_values": spec.get("na_values")}
+        return {"source": spec["source"], "sep": spec.get("sep"), "na_values": spec.get("na_values"),
+                **({"dvc": spec["dvc"]} if spec.get("dvc") else {})}
 
     def run(self):
         import pyarrow.parquet as pq
@@ -54,7 +56,8 @@ class IngestData(PipelineTask):
 
         source = self.spec()
         self.set_status_message(f"reading {source['source']}")
-        table, info = read_table(source["source"], sep=source["sep"], na_values=source["na_values"])
+        table, info = read_table(source["source"], sep=source["sep"], na_values=source["na_values"],
+                                 dvc=source.get("dvc"))
         self.set_status_message(f"read {table.num_rows} rows; writing the snapshot")
         self.set_progress_percentage(60)
         with self.commit(source=info, fingerprint=info.pop("fingerprint"), rows=table.num_rows,

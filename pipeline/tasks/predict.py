@@ -2,6 +2,7 @@
 import luigi
 
 from pipeline import settings
+from pipeline.formats import write_json
 from pipeline.registry import Registry
 from pipeline.tasks.arrival import ArrivingFile
 from pipeline.tasks.base import NameParameter
@@ -69,6 +70,8 @@ class BatchPredict(ModelTask):
     def spec(self):
         return {"format": self.format}
 
+    DRIFT = "drift.json"
+
     @property
     def predictions_file(self) -> str:
         return f"predictions.{self.format}"
@@ -82,10 +85,13 @@ class BatchPredict(ModelTask):
                 f"{self.output().url}/{self.predictions_file}"]
 
     def run(self):
+        from pipeline.monitoring import alert_on_drift
         from pipeline.scoring import score_with_production, write_frame
 
         self.set_status_message(f"scoring {self.input()['input'].path}")
-        scored, info = score_with_production(self.dataset, self.model, self.input()["input"].path)
-        self.set_progress_percentage(80)
+        scored, info, drift = score_with_production(self.dataset, self.model, self.input()["input"].path)
+        alert_on_drift(drift, what=self.input()["input"].path, dataset=self.dataset, model=self.model, date=self.date,
+                       scoring=True)
         with self.commit(**info) as tmp:
             write_frame(scored, tmp / self.predictions_file)
+            write_json(tmp / self.DRIFT, drift or {"note": "the production model has no training profile"})

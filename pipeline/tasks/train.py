@@ -160,6 +160,7 @@ class TrainModel(TrainingTask):
 
         from pipeline.ml.card import model_card
         from pipeline.ml.data import row_hashes
+        from pipeline.ml.drift import profile
         from pipeline.ml.features import describe_plan
         from pipeline.ml.models import fit_model
         from pipeline.provenance import provenance
@@ -182,7 +183,8 @@ class TrainModel(TrainingTask):
             identity=self.identity(), dataset=self.dataset, model=self.model, kind=kind, data_spec=self.data_spec(),
             snapshot=self.split().snapshot(), spec=spec, plan=plan, n_train=len(X),
             model_sha256=sha256_file(tmp / self.MODEL),
-            search=search, provenance=provenance(), trained_at=now(), seconds=seconds))
+            search=search, provenance=provenance(), trained_at=now(), seconds=seconds,
+            profile=profile(X, {name: entry["kind"] for name, entry in plan.items()})))
 
     def reuse(self, earlier, tmp):
         """Take an earlier date's model trained on the same content, after checking its bytes."""

@@ -38,10 +38,25 @@ class ValidateData(PipelineTask):
         if not report["passed"]:
             self.write_failure_page(report)
             raise DataError(describe_violations(self.dataset, report["violations"]))
-        for warning in report["warnings"]:
-            logger.warning("dataset '%s': %s", self.dataset, warning)
+        self.watch(report, frame)
         with self.commit() as tmp:
             write_json(tmp / self.REPORT, report)
+
+    def watch(self, report: dict, frame) -> None:
+        """Say the validation's warnings, and add the day's drift from the production model's training
+        rows (alerted beyond the dataset's `drift` limits; a training day is never refused for it)."""
+        from pipeline.monitoring import alert_on_drift, drift_against
+        from pipeline.registry import Registry
+
+        for warning in report["warnings"]:
+            logger.warning("dataset '%s': %s", self.dataset, warning)
+        model = settings.default_model(self.dataset)
+        production = Registry.for_model(self.dataset, model).production()
+        card = Registry.for_model(self.dataset, model).card(production["version"]) \
+            if production and production["version"] else None
+        report["drift"] = drift_against(card, frame) if card else None
+        alert_on_drift(report["drift"], what=f"the {self.date} snapshot", dataset=self.dataset, model=model,
+                       date=self.date, scoring=False)
 
     @classmethod
     def failures(cls, dataset: str | None = None) -> list[tuple[dict, str]]:

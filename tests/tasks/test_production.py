@@ -300,6 +300,19 @@ def test_luigid_links_each_task_to_its_log_and_report_and_keeps_a_failure_failed
                             "(columns: a, b)\n\nRuntime error:\nTraceback")
     assert workspace.cli("scheduler", "status").stdout.split(": ", 1)[1].startswith("0 running, 7 pending, 1 failed")
 
+    # luigid's Prometheus /metrics: Luigi's task counters and the pipeline's gauges
+    with NO_PROXY.open(f"http://127.0.0.1:{luigid}/metrics", timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/plain; version=")
+        metrics = response.read().decode()
+    assert 'luigi_task_done_total{family="TrainModel"} 1.0' in metrics
+    assert 'luigi_task_failed_total{family="ValidateData"} 1.0' in metrics
+    assert 'ml_pipeline_last_run_success{dataset="digits",model="logreg"} 1.0' in metrics
+    assert 'ml_pipeline_last_run_success{dataset="bad",model="logreg"} 0.0' in metrics
+    age = re.search(r'ml_pipeline_production_age_seconds\{dataset="digits",model="logreg",version="v0001"\} (\S+)',
+                    metrics)
+    assert age and 0 <= float(age.group(1)) < 600
+    assert re.search(r'ml_pipeline_last_run_duration_seconds\{dataset="digits",model="logreg"\} \d', metrics)
+
     # its link opens a page of the violations, which links the failed attempt's log
     failed_page = tracking_links(page, luigid, "bad")["ValidateData"]
     assert failed_page.endswith(f"/pipeline/reports/bad/_validation/{DAY.split('=')[1]}/report.html")

@@ -1,0 +1,103 @@
+"""Drift: how far new rows are from the rows a model was trained on, per feature.
+
+A model's card keeps a profile of its training rows (`profile`): for a numeric feature the
+shares of ten quantile bins, for a categorical one the share of each category (the 50 most
+frequent; the rest together), and the missing rate of each. New rows are compared with it
+(`compare`):
+
+- the population stability index, PSI = sum((new - old) * ln(new / old)) over the bins (or the
+  categories, with one bin for those never seen): under 0.1 is stable, over 0.25 a shift;
+- the share of rows with a category the training rows never had;
+- the change in the missing rate, in points.
+
+`problems` names what exceeds the dataset's `drift` limits. Numpy does the work; nothing here
+reads files or config.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+BINS = 10
+MAX_CATEGORIES = 50
+OTHER = "(other)"  # the categories past MAX_CATEGORIES, and any the training rows never had
+EPSILON = 1e-4  # an empty bin's share, so that ln() stays finite
+# PSI of a sample of n rows is noisy, about (bins - 1) / n even without drift: fewer than
+# min_rows rows are not judged on it (unseen categories and missing rates still are)
+LIMITS = {"max_psi": 0.25, "max_unseen": 0.1, "max_missing_change": 0.1, "min_rows": 200, "refuse": False}
+
+
+def profile(X: pd.DataFrame, kinds: dict[str, str]) -> dict:
+    """The training rows' profile, per numeric or categorical feature (dates are left out)."""
+    found = {}
+    for name, kind in kinds.items():
+        if name not in X.columns or kind == "date":
+            continue
+        column = X[name]
+        missing = float(column.isna().mean()) if len(column) else 0.0
+        if kind == "numeric":
+            values = pd.to_numeric(column, errors="coerce").dropna().to_numpy(dtype=float)
+            edges = np.unique(np.quantile(values, np.linspace(0, 1, BINS + 1)[1:-1])) if len(values) else np.array([])
+            found[name] = {"kind": "numeric", "edges": edges.tolist(), "shares": _bin_shares(values, edges).tolist(),
+                           "missing": missing}
+        else:
+            shares = column.dropna().astype(str).value_counts(normalize=True)
+            kept = shares.head(MAX_CATEGORIES)
+            found[name] = {"kind": "categorical", "shares": {**kept.to_dict(), OTHER: float(shares.iloc[len(kept):]
+                                                                                               .sum())},
+                           "missing": missing}
+    return found
+
+
+def _bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    return counts / max(len(values), 1)
+
+
+def psi(expected, actual) -> float:
+    expected, actual = (np.clip(np.asarray(share, dtype=float), EPSILON, None) for share in (expected, actual))
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def compare(reference: dict, X: pd.DataFrame) -> dict:
+    """Each profiled feature's PSI, unseen share and missing rates in X against the profile:
+    {"columns": {name: {...}}, "max_psi", "worst", "absent": [profiled features X lacks], "rows"}."""
+    columns, absent = {}, []
+    for name, ref in reference.items():
+        if name not in X.columns:
+            absent.append(name)
+            continue
+        column = X[name]
+        missing = float(column.isna().mean()) if len(column) else 0.0
+        result = {"kind": ref["kind"], "missing_before": ref["missing"], "missing_after": missing,
+                  "missing_change": missing - ref["missing"]}
+        if ref["kind"] == "numeric":
+            values = pd.to_numeric(column, errors="coerce").dropna().to_numpy(dtype=float)
+            result["psi"] = psi(ref["shares"], _bin_shares(values, np.asarray(ref["edges"]))) if len(values) else None
+        else:
+            seen = column.dropna().astype(str)
+            known = set(ref["shares"]) - {OTHER}
+            unseen = ~seen.isin(known)
+            result["unseen"] = float(unseen.mean()) if len(seen) else 0.0
+            shares = seen.where(~unseen, OTHER).value_counts(normalize=True)
+            result["psi"] = psi(list(ref["shares"].values()), [float(shares.get(cat, 0.0)) for cat in ref["shares"]]) \
+                if len(seen) else None
+        columns[name] = result
+    scored = {name: c["psi"] for name, c in columns.items() if c.get("psi") is not None}
+    worst = max(scored, key=scored.get) if scored else None
+    return {"rows": len(X), "columns": columns, "max_psi": scored.get(worst), "worst": worst, "absent": absent}
+
+
+def problems(drift: dict, limits: dict) -> list[str]:
+    """What exceeds the limits, worst first, one line per feature and measure."""
+    found, judged = [], drift["rows"] >= limits["min_rows"]
+    for name, c in sorted(drift["columns"].items(), key=lambda item: -(item[1].get("psi") or 0.0)):
+        if judged and c.get("psi") is not None and c["psi"] > limits["max_psi"]:
+            found.append(f"column '{name}': PSI {c['psi']:.3f} > {limits['max_psi']}")
+        if c.get("unseen", 0.0) > limits["max_unseen"]:
+            found.append(f"column '{name}': {c['unseen']:.1%} of rows have a category training never saw "
+                         f"(> {limits['max_unseen']:.0%})")
+        if abs(c["missing_change"]) > limits["max_missing_change"]:
+            found.append(f"column '{name}': missing in {c['missing_after']:.1%} of rows, was {c['missing_before']:.1%} "
+                         f"(change > {limits['max_missing_change']:.0%})")
+    return found

@@ -1,0 +1,60 @@
+"""Drift of new rows from a model's training rows: PSI, unseen categories, missing rates."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.ml.drift import LIMITS, OTHER, compare, problems, profile, psi
+
+KINDS = {"age": "numeric", "plan": "categorical", "signup": "date"}
+
+
+def rows(n: int, seed: int, shift: float = 0.0, plans=("basic", "pro", "team"), missing: float = 0.0):
+    rng = np.random.default_rng(seed)
+    age = rng.normal(40 + shift, 10, n)
+    age[rng.random(n) < missing] = np.nan
+    return pd.DataFrame({"age": age, "plan": rng.choice(plans, n), "signup": pd.Timestamp("2026-01-01")})
+
+
+def test_the_profile_keeps_quantile_bins_category_shares_and_missing_rates_not_dates():
+    found = profile(rows(1000, 0, missing=0.1), KINDS)
+    assert set(found) == {"age", "plan"}
+    assert len(found["age"]["edges"]) == 9 and sum(found["age"]["shares"]) == pytest.approx(1.0)
+    assert all(share == pytest.approx(0.1, abs=0.01) for share in found["age"]["shares"])
+    assert found["age"]["missing"] == pytest.approx(0.1, abs=0.02)
+    assert set(found["plan"]["shares"]) == {"basic", "pro", "team", OTHER}
+
+
+def test_the_same_distribution_is_stable_and_a_shift_is_not():
+    reference = profile(rows(5000, 0), KINDS)
+    same = compare(reference, rows(5000, 1))
+    assert same["max_psi"] < 0.02 and problems(same, LIMITS) == []
+    moved = compare(reference, rows(5000, 1, shift=8.0))
+    assert moved["worst"] == "age" and moved["columns"]["age"]["psi"] > 0.25
+    assert problems(moved, LIMITS)[0].startswith("column 'age': PSI ")
+
+
+def test_unseen_categories_missing_values_and_absent_columns_are_counted():
+    reference = profile(rows(2000, 0), KINDS)
+    new = rows(2000, 1, plans=("basic", "pro", "team", "enterprise"), missing=0.3)
+    drift = compare(reference, new.drop(columns=["signup"]))
+    plan, age = drift["columns"]["plan"], drift["columns"]["age"]
+    assert plan["unseen"] == pytest.approx(0.25, abs=0.03)
+    assert age["missing_change"] == pytest.approx(0.3, abs=0.03)
+    said = problems(drift, LIMITS)
+    assert any(line.startswith("column 'plan': 2") and "category training never saw" in line for line in said)
+    assert any(line.startswith("column 'age': missing in 3") for line in said)
+    assert compare(reference, new.drop(columns=["plan"]))["absent"] == ["plan"]
+
+
+def test_a_small_sample_is_not_judged_on_its_psi():
+    reference = profile(rows(5000, 0), KINDS)
+    few = compare(reference, rows(50, 1, shift=8.0))
+    assert few["columns"]["age"]["psi"] > 0.25 and problems(few, LIMITS) == []
+    assert problems(few, {**LIMITS, "min_rows": 10})[0].startswith("column 'age': PSI ")
+
+
+def test_psi_of_empty_bins_stays_finite():
+    assert np.isfinite(psi([0.5, 0.5, 0.0], [0.0, 0.5, 0.5]))
+    assert psi([0.25] * 4, [0.25] * 4) == 0.0
