@@ -56,8 +56,7 @@ class IngestData(PipelineTask):
 
         source = self.spec()
         self.set_status_message(f"reading {source['source']}")
-        table, info = read_table(source["source"], sep=source["sep"], na_values=source["na_values"],
-                                 dvc=source.get("dvc"))
+        table, info = read_table(**source)
         self.set_status_message(f"read {table.num_rows} rows; writing the snapshot")
         self.set_progress_percentage(60)
         with self.commit(source=info, fingerprint=info.pop("fingerprint"), rows=table.num_rows,

@@ -113,7 +113,7 @@ def test_fresh_card_has_exactly_the_documented_fields_and_no_reused_from():
         "candidate_id", "date", "task", "dataset", "model", "kind", "target", "features", "encoding", "ids",
         "n_train", "data",
         "split", "model_spec", "model_sha256", "search", "packages", "code_version", "trained_at",
-        "training_seconds"])
+        "training_seconds", "profile"])
 
 
 def test_card_does_not_change_its_inputs():
