@@ -147,7 +147,7 @@ def cmd_mlflow(args) -> int:
     for registry in Registry.all(args.dataset, args.model):
         reports = {report.read_json(RunReport.RUN)["candidate"]["version"]: report
                    for report in RunReport.committed(dataset=registry.dataset, model=registry.model)}
-        done = tracking.mirror(registry, reports=reports)
+        done = tracking.mirror(registry, reports=reports, force=True)
         unreachable |= done is None
         results.append({"registry": str(registry), "registered_model": tracking.names(*str(registry).split("/"))[1],
                         **(done or {"error": "MLflow is unreachable (see the warning above)"})})

@@ -39,17 +39,20 @@ def _stamp(moment: dt.datetime) -> str:
 
 def of_run(run: str | None, started: str | None, task_ids) -> list[dict]:
     """The tasks done in run `run` (which began at `started`), in the order they started: those it
-    ran, and those another worker on the same luigid ran for it meanwhile ("other_worker")."""
+    ran, and those another worker on the same luigid ran meanwhile ("other_worker": a run that was
+    still finishing tasks after this one began). An earlier run's tasks are not among them."""
     if run is None:
         return []
-    log = settings.store().read_text(LOG)
-    wanted, found = set(task_ids), {}
-    for line in (log or "").splitlines():
+    entries = []
+    for line in (settings.store().read_text(LOG) or "").splitlines():
         try:
-            entry = json.loads(line)
+            entries.append(json.loads(line))
         except json.JSONDecodeError:
             continue  # a line cut short by a crash: that run's time is lost, nothing else
-        if entry["task_id"] in wanted and (entry.get("run") == run or entry.get("started_at", "") >= (started or "~")):
+    alongside = {e.get("run") for e in entries if e.get("finished_at", "") >= (started or "~")} | {run}
+    wanted, found = set(task_ids), {}
+    for entry in entries:
+        if entry["task_id"] in wanted and entry.get("run") in alongside:
             found[entry["task_id"]] = {**entry, "other_worker": entry.get("run") != run}
     return sorted(found.values(), key=lambda entry: entry["started_at"])
 

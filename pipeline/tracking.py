@@ -26,15 +26,18 @@ import json
 import logging
 import os
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
 import luigi.configuration
 
 from pipeline import settings
+from pipeline.formats import ago
 
 logger = logging.getLogger("pipeline")
 OUTAGE = "runs/mlflow-outage.json"  # in data_dir: set while MLflow is unreachable (one alert per outage)
+RETRY_AFTER = 120.0  # seconds after a failed try before MLflow is tried again
 DEFAULTS = {"experiment": "{dataset}", "registered_model": "{dataset}.{model}", "timeout": "5"}
 CHAMPION = "champion"
 TYPES = {"numeric": "double", "categorical": "string", "date": "datetime"}  # a card's feature kinds in MLflow
@@ -113,12 +116,20 @@ def signature(card: dict, kind: str):
 
 # ---------------------------------------------------------------- the mirror
 
-def mirror(registry, *, example=None, reports: dict | None = None) -> dict | None:
+def mirror(registry, *, example=None, reports: dict | None = None, force: bool = False) -> dict | None:
     """Make MLflow show what `registry` holds; never raises. `example()`: a few feature rows for
     the models logged now; `reports`: {version: a committed RunReport} to attach. Returns what
-    it did ({"runs", "versions", "reports", "champion"}), or None when MLflow is off or unreachable."""
+    it did ({"runs", "versions", "reports", "champion"}), or None when MLflow is off or unreachable.
+    Within RETRY_AFTER of a failed try, MLflow is not tried again (unless `force`): a run with
+    many tasks waits for one timeout at most."""
     uri = tracking_uri()
     if not uri:
+        return None
+    outage = _outage()
+    if outage and not force and time.time() - outage.get("at", 0) < RETRY_AFTER:
+        logger.warning("mlflow: %s not mirrored to %s (unreachable %s ago: %s); tried again after %s, or by "
+                       "`ml-pipeline mlflow sync`", registry, _safe(uri), ago(time.time() - outage["at"]),
+                       outage.get("reason"), ago(RETRY_AFTER))
         return None
     try:
         with _tracking_uri(uri):
@@ -159,18 +170,26 @@ def _unreachable(registry, uri: str, exc: Exception) -> None:
     reason = f"{type(exc).__name__}: {first_line(exc)}"[:500]
     logger.warning("mlflow: %s not mirrored to %s (%s); the next run or `ml-pipeline mlflow sync` catches up",
                    registry, _safe(uri), reason)
-    store = settings.store()
-    if (store.read_text(OUTAGE) or "").strip() in ("", "{}"):
-        store.write_json(OUTAGE, {"since": registry.dataset, "reason": reason})
+    first = not _outage()
+    settings.store().write_json(OUTAGE, {"at": time.time(), "reason": reason})
+    if first:
         notify.problem("mlflow_unreachable", f"MLflow at {_safe(uri)} is unreachable ({reason}); the registry "
                        "goes on without it and is mirrored once it is back", dataset=registry.dataset,
                        model=registry.model)
 
 
+def _outage() -> dict | None:
+    """The outage under way ({"at", "reason"}), if MLflow's last try failed."""
+    text = (settings.store().read_text(OUTAGE) or "").strip()
+    try:
+        return json.loads(text) or None if text else None
+    except json.JSONDecodeError:
+        return None
+
+
 def _reachable(uri: str) -> None:
-    store = settings.store()
-    if (store.read_text(OUTAGE) or "").strip() not in ("", "{}"):
-        store.write_json(OUTAGE, {})
+    if _outage():
+        settings.store().write_json(OUTAGE, {})
         logger.info("mlflow: %s is reachable again", _safe(uri))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +19,22 @@ from pipeline.tracking import _tracking_uri, run_metrics, run_params
 pytestmark = pytest.mark.e2e
 DAY3 = "--date=2026-01-03"
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@pytest.fixture(scope="session")
+def mlflow_db(tmp_path_factory):
+    """An MLflow SQLite store whose tables are made once per session: each test takes a copy."""
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+def store_copy(mlflow_db, root) -> str:
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(mlflow_db, root / "mlflow.db")
+    return f"sqlite:///{root}/mlflow.db"
 
 
 def mirrored(uri: str, dataset: str = "digits", name: str = "digits.logreg") -> dict:
@@ -36,8 +53,8 @@ def mirrored(uri: str, dataset: str = "digits", name: str = "digits.logreg") -> 
 @contextlib.contextmanager
 def mlflow_server(root, port: int):
     """`mlflow server` on 127.0.0.1:port with a SQLite backend and a local artifact root."""
-    env = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES}
-    root.mkdir(parents=True, exist_ok=True)
+    env = {**{k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES},
+           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no job runner to start: no jobs here
     with open(root / "server.log", "ab") as log:
         server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
                                    "--workers", "1", "--backend-store-uri", f"sqlite:///{root}/mlflow.db",
@@ -72,11 +89,11 @@ def test_params_and_metrics_come_from_the_card():
                                  "training_seconds": 0.2}  # not n_samples: a count
 
 
-def test_a_sqlite_store_gets_every_version_its_model_the_report_and_the_champion_alias(deployed):
+def test_a_sqlite_store_gets_every_version_its_model_the_report_and_the_champion_alias(deployed, mlflow_db):
     import mlflow
 
     ws = deployed()  # v0001 went live before MLflow was configured: the next mirror catches up
-    uri = f"sqlite:///{ws.root}/mlflow.db"
+    uri = store_copy(mlflow_db, ws.root)
     ws.add_cfg(f"[mlflow]\ntracking_uri = {uri}\n")
     ws.replace_config("C = 1.0 }", "C = 0.5 }")
     run = ws.run("TrainValidateDeploy", DAY2)
@@ -120,8 +137,8 @@ def test_a_sqlite_store_gets_every_version_its_model_the_report_and_the_champion
     assert len(mirrored(uri)["runs"]) == 2
 
 
-def test_a_search_is_a_parent_run_with_a_child_per_point(workspace):
-    uri = f"sqlite:///{workspace.root}/mlflow.db"
+def test_a_search_is_a_parent_run_with_a_child_per_point(workspace, mlflow_db):
+    uri = store_copy(mlflow_db, workspace.root)
     workspace.add_cfg(f"[mlflow]\ntracking_uri = {uri}\n")
     workspace.add_config('[models.logreg_search]\nestimator = "sklearn.linear_model.LogisticRegression"\n'
                          "params = { max_iter = 2000 }\ngrid = { C = [0.03, 3.0] }\ncv_folds = 3\n")
@@ -137,15 +154,19 @@ def test_a_search_is_a_parent_run_with_a_child_per_point(workspace):
     assert parent.data.params["search.C"] == best.data.params["param.C"]
 
 
-def test_a_run_goes_on_without_mlflow_and_a_real_mlflow_server_then_catches_up(deployed, webhook, tmp_path):
+def test_a_run_goes_on_without_mlflow_and_a_real_mlflow_server_then_catches_up(deployed, webhook, tmp_path,
+                                                                              mlflow_db):
     ws = deployed()
+    store_copy(mlflow_db, tmp_path / "mlflow")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     ws.add_cfg(f"[mlflow]\ntracking_uri = {url}\n")
     ws.replace_config("C = 1.0 }", "C = 0.5 }")  # MLflow is not there: the run goes on, says so, alerts once
     down = ws.run("TrainValidateDeploy", DAY2)
     assert down.returncode == 0, down.output
-    assert down.output.count(f"mlflow: digits/logreg not mirrored to {url} (") == 2  # DeployModel, RunReport
+    # DeployModel tries once; RunReport does not wait on it again
+    assert down.output.count(f"mlflow: digits/logreg not mirrored to {url} (") == 2
+    assert down.output.count(f"mlflow: digits/logreg not mirrored to {url} (unreachable ") == 1
     assert webhook.events().count("mlflow_unreachable") == 1
     synced = ws.main("mlflow", "sync")
     assert synced.returncode == 1 and "digits/logreg: not mirrored: MLflow is unreachable" in synced.stdout

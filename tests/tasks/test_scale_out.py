@@ -96,6 +96,9 @@ def test_two_workers_on_one_luigid_share_a_fan_out_run_and_match_one_worker(s3_w
     by_worker = collections.Counter(r["pid"] for r in records)
     assert set(by_worker) == {a.pid, b.pid}, by_worker
     assert all(r["pid"] == a.pid for r in records if r["task"] in ("IngestData", "ValidateData", "SplitData"))
+    shown = ws.outputs("reports")[0].read_json("run.json")  # every task of the run, whichever host ran it
+    assert len(shown["durations"]) == 7 + len(POINTS) and not shown["already_complete"]
+    assert {bool(d["worker"]) for d in shown["durations"]} == {True, False}
 
     (tmp_path / "alone").mkdir()
     alone = S3Workspace(tmp_path / "alone", s3_env)  # a bucket of its own
