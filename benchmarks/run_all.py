@@ -7,6 +7,7 @@ import sys
 
 import dag
 import fanout
+import integrations
 import large
 import noop
 import overhead
@@ -17,7 +18,8 @@ from harness import machine, table
 
 
 def main() -> None:
-    modules = [noop, overhead, resume, verify, fanout, scaleout, dag] + ([] if "--quick" in sys.argv else [large])
+    modules = [noop, overhead, resume, verify, fanout, scaleout, dag, integrations] + \
+        ([] if "--quick" in sys.argv else [large])
     rows = []
     for module in modules:
         print(f"running {module.__name__} ...", file=sys.stderr, flush=True)

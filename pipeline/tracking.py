@@ -132,6 +132,7 @@ def mirror(registry, *, example=None, reports: dict | None = None, force: bool =
                        outage.get("reason"), ago(RETRY_AFTER))
         return None
     try:
+        _knock(uri)
         with _tracking_uri(uri):
             done = _Mirror(uri, registry).sync(example, reports or {})
     except Exception as exc:  # noqa: BLE001 - MLflow must never fail or stall the pipeline
@@ -143,6 +144,17 @@ def mirror(registry, *, example=None, reports: dict | None = None, force: bool =
                     len(done["runs"]), len(done["versions"]), len(done["reports"]), CHAMPION,
                     done["champion"] or "no version")
     return done
+
+
+def _knock(uri: str) -> None:
+    """A server that does not answer is found out before MLflow (a second to import) is loaded."""
+    import socket
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme in ("http", "https"):
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((parts.hostname, port), timeout=float(_option("timeout"))).close()
 
 
 @contextlib.contextmanager

@@ -98,7 +98,9 @@ class Workspace:
     def settings(self) -> dict[str, dict[str, str]]:
         """The override cfg's own sections, before what tests add."""
         return {"pipeline": {"data_dir": str(self.data), "config": str(self.toml), "settle_seconds": "0"},
-                "core": {"lock_pid_dir": str(self.root / "locks")}}
+                "core": {"lock_pid_dir": str(self.root / "locks")},
+                # a worker waiting for another (keep-alive) or for luigid looks again sooner than in production
+                "worker": {"wait_interval": "0.2", "wait_jitter": "0.2"}}
 
     def _write_cfg(self):
         sections = self.settings()
