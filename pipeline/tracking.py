@@ -27,6 +27,7 @@ import logging
 import os
 import tempfile
 import time
+import urllib.parse
 import warnings
 from pathlib import Path
 
@@ -53,9 +54,17 @@ def _option(name: str) -> str:
 
 
 def names(dataset: str, model: str) -> tuple[str, str]:
-    """(experiment, registered model) of a deployment."""
-    return (_option("experiment").format(dataset=dataset, model=model),
-            _option("registered_model").format(dataset=dataset, model=model))
+    """(experiment, registered model) of a deployment; ConfigError for a template that is not one."""
+    from pipeline.errors import ConfigError
+
+    found = []
+    for key in ("experiment", "registered_model"):
+        try:
+            found.append(_option(key).format(dataset=dataset, model=model))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"luigi.cfg [mlflow] {key} = {_option(key)!r}: not a name template "
+                              f"({type(exc).__name__}: {exc}; use {{dataset}} and {{model}})") from None
+    return found[0], found[1]
 
 
 # ---------------------------------------------------------------- what a version says, as MLflow data
@@ -125,6 +134,7 @@ def mirror(registry, *, example=None, reports: dict | None = None, force: bool =
     uri = tracking_uri()
     if not uri:
         return None
+    names(registry.dataset, registry.model)  # a mistake in the config is the user's to fix, not an outage
     outage = _outage()
     if outage and not force and time.time() - outage.get("at", 0) < RETRY_AFTER:
         logger.warning("mlflow: %s not mirrored to %s (unreachable %s ago: %s); tried again after %s, or by "
@@ -149,7 +159,6 @@ def mirror(registry, *, example=None, reports: dict | None = None, force: bool =
 def _knock(uri: str) -> None:
     """A server that does not answer is found out before MLflow (a second to import) is loaded."""
     import socket
-    import urllib.parse
 
     parts = urllib.parse.urlsplit(uri)
     if parts.scheme in ("http", "https"):
@@ -179,7 +188,10 @@ def _unreachable(registry, uri: str, exc: Exception) -> None:
     from pipeline import notify
     from pipeline.errors import first_line
 
-    reason = f"{type(exc).__name__}: {first_line(exc)}"[:500]
+    reason = f"{type(exc).__name__}: {first_line(exc)}".replace(uri, _safe(uri))[:500]
+    credentials = urllib.parse.urlsplit(uri).netloc.rpartition("@")[0]
+    if credentials:  # an error may quote the address in another form: never the user:password in it
+        reason = reason.replace(credentials, "***")
     logger.warning("mlflow: %s not mirrored to %s (%s); the next run or `ml-pipeline mlflow sync` catches up",
                    registry, _safe(uri), reason)
     first = not _outage()
@@ -207,10 +219,9 @@ def _reachable(uri: str) -> None:
 
 def _safe(uri: str) -> str:
     """A tracking URI without credentials (user:password@host)."""
-    import urllib.parse
-
     parts = urllib.parse.urlsplit(uri)
-    return parts._replace(netloc=parts.hostname or "").geturl() if parts.password or parts.username else uri
+    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or ""
+    return parts._replace(netloc=host).geturl() if parts.password or parts.username else uri
 
 
 class _Mirror:

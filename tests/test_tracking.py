@@ -184,3 +184,22 @@ def test_a_run_goes_on_without_mlflow_and_a_real_mlflow_server_then_catches_up(d
         assert state["champion"] == ws.production()
         assert state["runs"]["v0003"].data.tags["pipeline.report"] == ws.output("reports", "2026-01-03").url
         assert webhook.events().count("mlflow_unreachable") == 1  # one alert for the outage, none after
+
+
+def test_a_name_template_that_is_not_one_is_a_config_error_in_one_line(workspace):
+    workspace.add_cfg("[mlflow]\ntracking_uri = sqlite:///never.db\nregistered_model = {datset}.{model}\n")
+    run = workspace.run("TrainValidateDeploy", "--date=2026-01-01")
+    assert run.returncode == 30
+    assert "luigi.cfg [mlflow] registered_model = '{datset}.{model}': not a name template (KeyError: 'datset'; " \
+           "use {dataset} and {model})" in run.output
+
+
+def test_credentials_in_the_tracking_uri_never_reach_a_log_line_or_an_alert(deployed, webhook):
+    ws = deployed()
+    port = free_port()
+    ws.add_cfg(f"[mlflow]\ntracking_uri = http://bob:s3cret@127.0.0.1:{port}\n")
+    ws.replace_config("C = 1.0 }", "C = 0.5 }")
+    run = ws.run("TrainValidateDeploy", DAY2)
+    assert run.returncode == 0, run.output
+    assert f"mlflow: digits/logreg not mirrored to http://127.0.0.1:{port} (" in run.output
+    assert "s3cret" not in run.output and "s3cret" not in json.dumps(webhook.posts)
