@@ -35,7 +35,8 @@ def mlflow_runs() -> list[list]:
         for times, cfg in ((plain, ""), (tracked, "sqlite"), (down, "down")):
             box = Sandbox(cfg_extra="")
             if cfg == "sqlite":
-                box.cfg.write_text(box.cfg.read_text() + f"\n[mlflow]\ntracking_uri = sqlite:///{box.root}/mlflow.db\n")
+                box.cfg.write_text(box.cfg.read_text() + f"\n[mlflow]\ntracking_uri = sqlite:///{box.root}/mlflow.db\n"
+                                   f"artifact_location = {box.root / 'mlartifacts'}\n")
             elif cfg == "down":
                 box.cfg.write_text(box.cfg.read_text() + f"\n[mlflow]\ntracking_uri = http://127.0.0.1:{_closed_port()}\n")
             result = box.luigi("TrainValidateDeploy", "--date", "2026-11-30")  # every task, a new version

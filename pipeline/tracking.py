@@ -39,7 +39,8 @@ from pipeline.formats import ago
 logger = logging.getLogger("pipeline")
 OUTAGE = "runs/mlflow-outage.json"  # in data_dir: set while MLflow is unreachable (one alert per outage)
 RETRY_AFTER = 120.0  # seconds after a failed try before MLflow is tried again
-DEFAULTS = {"experiment": "{dataset}", "registered_model": "{dataset}.{model}", "timeout": "5"}
+DEFAULTS = {"experiment": "{dataset}", "registered_model": "{dataset}.{model}", "timeout": "5",
+            "artifact_location": ""}  # where a new experiment keeps its artifacts ("": MLflow's default)
 CHAMPION = "champion"
 TYPES = {"numeric": "double", "categorical": "string", "date": "datetime"}  # a card's feature kinds in MLflow
 
@@ -265,7 +266,8 @@ class _Mirror:
 
     def experiment(self) -> str:
         found = self.client.get_experiment_by_name(self.experiment_name)
-        return found.experiment_id if found else self.client.create_experiment(self.experiment_name)
+        return found.experiment_id if found else self.client.create_experiment(
+            self.experiment_name, artifact_location=_option("artifact_location") or None)
 
     def log_version(self, experiment: str, version: str, card: dict, tags: dict, example):
         client, mlflow = self.client, self.mlflow

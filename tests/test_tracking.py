@@ -32,9 +32,18 @@ def mlflow_db(tmp_path_factory):
 
 
 def store_copy(mlflow_db, root) -> str:
+    """A fresh store in `root`; its URI."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(mlflow_db, root / "mlflow.db")
     return f"sqlite:///{root}/mlflow.db"
+
+
+def use_store(ws, mlflow_db) -> str:
+    """The workspace tracks to a fresh store of its own, artifacts beside it (MLflow's default,
+    ./mlruns, would be the checkout the tests run in)."""
+    uri = store_copy(mlflow_db, ws.root)
+    ws.add_cfg(f"[mlflow]\ntracking_uri = {uri}\nartifact_location = {ws.root / 'mlartifacts'}\n")
+    return uri
 
 
 def mirrored(uri: str, dataset: str = "digits", name: str = "digits.logreg") -> dict:
@@ -93,8 +102,7 @@ def test_a_sqlite_store_gets_every_version_its_model_the_report_and_the_champion
     import mlflow
 
     ws = deployed()  # v0001 went live before MLflow was configured: the next mirror catches up
-    uri = store_copy(mlflow_db, ws.root)
-    ws.add_cfg(f"[mlflow]\ntracking_uri = {uri}\n")
+    uri = use_store(ws, mlflow_db)
     ws.replace_config("C = 1.0 }", "C = 0.5 }")
     run = ws.run("TrainValidateDeploy", DAY2)
     assert run.returncode == 0, run.output
@@ -138,8 +146,7 @@ def test_a_sqlite_store_gets_every_version_its_model_the_report_and_the_champion
 
 
 def test_a_search_is_a_parent_run_with_a_child_per_point(workspace, mlflow_db):
-    uri = store_copy(mlflow_db, workspace.root)
-    workspace.add_cfg(f"[mlflow]\ntracking_uri = {uri}\n")
+    uri = use_store(workspace, mlflow_db)
     workspace.add_config('[models.logreg_search]\nestimator = "sklearn.linear_model.LogisticRegression"\n'
                          "params = { max_iter = 2000 }\ngrid = { C = [0.03, 3.0] }\ncv_folds = 3\n")
     run = workspace.run("TrainValidateDeploy", "--model", "logreg_search", DAY2)
