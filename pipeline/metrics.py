@@ -98,18 +98,24 @@ class _Gauges:
             families["last_run_success"].add_metric([dataset, model], 1.0 if succeeded[0] else 0.0)
             families["last_run_timestamp_seconds"].add_metric([dataset, model], succeeded[1])
         for registry in registries.values():
-            key = [registry.dataset, registry.model]
-            pointer = registry.production()
-            if pointer and pointer.get("version"):
-                version = pointer["version"]
-                families["production_age_seconds"].add_metric([*key, version], _age(pointer.get("since")) or 0.0)
-                families["production_model_age_seconds"].add_metric(
-                    [*key, version], _age(registry.card(version).get("trained_at")) or 0.0)
-            succeeded = self.owner.runs.get((registry.dataset, registry.model))
-            if succeeded:
-                families["last_run_success"].add_metric(key, 1.0 if succeeded[0] else 0.0)
-                families["last_run_timestamp_seconds"].add_metric(key, succeeded[1])
-            self.fill_from_outputs(registry.dataset, registry.model, key, families)
+            try:
+                self.fill_registry(registry, families)
+            except Exception as exc:  # noqa: BLE001 - one damaged registry must not hide the others
+                logger.warning("pipeline metrics of %s not collected: %s", registry, exc)
+
+    def fill_registry(self, registry, families: dict) -> None:
+        key = [registry.dataset, registry.model]
+        succeeded = self.owner.runs.get((registry.dataset, registry.model))
+        if succeeded:  # first: luigid's own news stands even when the registry is damaged
+            families["last_run_success"].add_metric(key, 1.0 if succeeded[0] else 0.0)
+            families["last_run_timestamp_seconds"].add_metric(key, succeeded[1])
+        pointer = registry.production()
+        if pointer and pointer.get("version"):
+            version = pointer["version"]
+            families["production_age_seconds"].add_metric([*key, version], _age(pointer.get("since")) or 0.0)
+            families["production_model_age_seconds"].add_metric(
+                [*key, version], _age(registry.card(version).get("trained_at")) or 0.0)
+        self.fill_from_outputs(registry.dataset, registry.model, key, families)
 
     @staticmethod
     def fill_from_outputs(dataset: str, model: str, key: list[str], families: dict) -> None:

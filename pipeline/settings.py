@@ -169,6 +169,15 @@ def _check(value, schema, where: str, file: str):
         raise ConfigError(f"{file}: {where}: expected {expected}, got {value!r}")
 
 
+def _check_drift(drift: dict, where: str) -> None:
+    fractions = ("max_unseen", "max_missing_change")
+    for key, value in drift.items():
+        if key in fractions and not 0 <= value <= 1:
+            raise ConfigError(f"{where}.{key}: expected a fraction between 0 and 1, got {value!r}")
+        if key in ("max_psi", "min_rows") and value < 0:
+            raise ConfigError(f"{where}.{key}: expected a number of at least 0, got {value!r}")
+
+
 def _validate(doc: dict, file: str) -> dict:
     _check(doc, _TOP, "", file)
     for name, spec in doc.get("datasets", {}).items():
@@ -197,6 +206,10 @@ def _validate(doc: dict, file: str) -> dict:
             _check_bounds(bounds, f"{where}.checks.ranges.{column}")
         if "dvc" in spec and not str(spec["source"]).startswith("dvc:"):
             raise ConfigError(f"{where}.dvc: only for a DVC-tracked source (source = \"dvc:PATH\")")
+        if str(spec["source"]).strip() == "dvc:":
+            raise ConfigError(f"{where}.source: \"dvc:\" needs the file's path in the DVC repository, "
+                              "e.g. \"dvc:data/customers.csv\"")
+        _check_drift(spec.get("drift", {}), f"{where}.drift")
         _check_columns(spec, where)
         _check_candidates(spec, doc.get("models", {}), where)
     for name, spec in doc.get("models", {}).items():

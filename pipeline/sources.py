@@ -91,16 +91,28 @@ def read_dvc(source: str, dvc: dict) -> tuple[bytes, dict]:
     try:
         fs = dvc.api.DVCFileSystem(repo, rev=rev)
         entry = fs.info(path)
-        payload = fs.cat_file(path)
-        scm = fs.repo.scm
-        commit = (scm.resolve_rev(rev) if rev else scm.get_rev()) if scm else None
     except FileNotFoundError:
         raise DataError(f"{where}: no such file tracked there") from None
     except Exception as exc:  # DVC's and scmrepo's own errors: an unknown revision, not a repository, ...
         if type(exc).__module__.startswith(("dvc", "scmrepo")):
             raise DataError(f"{where}: {first_line(exc)}") from None
         raise
-    return payload, {"repo": repo or ".", "rev": rev, "commit": commit, "path": path, "md5": entry.get("md5")}
+    try:
+        payload = fs.cat_file(path)
+        scm = fs.repo.scm
+        commit = (scm.resolve_rev(rev) if rev else scm.get_rev()) if scm else None
+    except FileNotFoundError:
+        raise DataError(f"{where}: tracked, but its data is in neither the DVC cache nor the remote "
+                        "(was it `dvc push`ed?)") from None
+    except Exception as exc:  # DVC's and scmrepo's own errors: an unknown revision, not a repository, ...
+        if type(exc).__module__.startswith(("dvc", "scmrepo")):
+            raise DataError(f"{where}: {first_line(exc)}") from None
+        raise
+    md5 = entry.get("md5") or (entry.get("dvc_info") or {}).get("md5")
+    found = {"repo": repo or ".", "rev": rev, "commit": commit, "path": path, "md5": md5}
+    if rev is None and md5 and hashlib.md5(payload).hexdigest() != md5:  # noqa: S324 - DVC's own hash
+        found["modified"] = True  # read from a working tree whose file differs from what DVC tracks
+    return payload, found
 
 
 def _read_sklearn(source: str):

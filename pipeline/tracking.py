@@ -42,7 +42,7 @@ RETRY_AFTER = 120.0  # seconds after a failed try before MLflow is tried again
 DEFAULTS = {"experiment": "{dataset}", "registered_model": "{dataset}.{model}", "timeout": "5",
             "artifact_location": ""}  # where a new experiment keeps its artifacts ("": MLflow's default)
 CHAMPION = "champion"
-TYPES = {"numeric": "double", "categorical": "string", "date": "datetime"}  # a card's feature kinds in MLflow
+TYPES = {"numeric": "double", "categorical": "string", "date": "datetime"}  # by kind, for a card without dtypes
 
 
 def tracking_uri() -> str | None:
@@ -112,12 +112,29 @@ def run_tags(registry, version: str, card: dict, status: str) -> dict[str, str]:
     return {name: str(value) for name, value in tags.items() if value is not None}
 
 
+def column_type(card: dict, name: str, kind: str) -> str:
+    """An input column's MLflow type: from its training dtype (kept in the card's profile), so the
+    rows the pipeline scores pass MLflow's checks as they are (int64 stays long, text dates string)."""
+    dtype = ((card.get("profile") or {}).get(name) or {}).get("dtype")
+    if dtype is None:
+        return TYPES.get(kind, "string")
+    dtype = dtype.lower()
+    if dtype.startswith(("int", "uint")):
+        return "long"
+    if dtype.startswith("float"):
+        return "double"
+    if dtype.startswith("bool"):
+        return "boolean"
+    return "datetime" if dtype.startswith("datetime") else "string"
+
+
 def signature(card: dict, kind: str):
-    """The model's inputs (the card's feature columns and kinds) and outputs, for MLflow."""
+    """The model's inputs (the card's feature columns and their types) and outputs, for MLflow."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    inputs = Schema([ColSpec(TYPES.get(how, "string"), name) for name, how in (card.get("features") or {}).items()])
+    inputs = Schema([ColSpec(column_type(card, name, how), name)
+                     for name, how in (card.get("features") or {}).items()])
     labels = (card.get("metrics") or {}).get("confusion_matrix", {}).get("labels") or []
     output = "string" if kind == "classification" and any(isinstance(label, str) for label in labels) else \
         "long" if kind != "regression" else "double"
@@ -144,7 +161,8 @@ def mirror(registry, *, example=None, reports: dict | None = None, force: bool =
         return None
     try:
         _knock(uri)
-        with _tracking_uri(uri):
+        # one mirror of a registry at a time (a run's tasks, `mlflow sync` from cron): no duplicates
+        with settings.store().lock(f"{registry.key}/.mlflow.lock"), _tracking_uri(uri):
             done = _Mirror(uri, registry).sync(example, reports or {})
     except Exception as exc:  # noqa: BLE001 - MLflow must never fail or stall the pipeline
         _unreachable(registry, uri, exc)
@@ -162,9 +180,16 @@ def _knock(uri: str) -> None:
     import socket
 
     parts = urllib.parse.urlsplit(uri)
-    if parts.scheme in ("http", "https"):
+    if parts.scheme in ("http", "https") and not _through_proxy(parts):
         port = parts.port or (443 if parts.scheme == "https" else 80)
         socket.create_connection((parts.hostname, port), timeout=float(_option("timeout"))).close()
+
+
+def _through_proxy(parts) -> bool:
+    """Whether MLflow's requests reach the host through an HTTP(S)_PROXY (then only they can tell)."""
+    import urllib.request
+
+    return parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(parts.hostname or "")
 
 
 @contextlib.contextmanager
@@ -245,7 +270,9 @@ class _Mirror:
                                       "tags.`pipeline.kind` = 'version'", max_results=5000):
             if "pipeline.model_id" in run.data.tags:
                 runs[run.data.tags["pipeline.version"]] = run
-            else:  # cut short (MLflow went away while it was logged): made again below
+            else:  # cut short (MLflow went away while it was logged): made again below, children too
+                for child in client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'"):
+                    client.delete_run(child.info.run_id)
                 client.delete_run(run.info.run_id)
         statuses = registry.statuses()
         done = {"runs": [], "versions": [], "reports": [], "champion": None, "champion_moved": False}
@@ -347,6 +374,9 @@ class _Mirror:
             if version in rejections and "pipeline.rejected" not in versions[version].tags:
                 client.set_model_version_tag(name, versions[version].version, "pipeline.rejected",
                                              "; ".join(rejections[version])[:5000])
+            smoke = self.registry.smoke_failure(version)
+            if smoke and "pipeline.smoke_failed" not in versions[version].tags:
+                client.set_model_version_tag(name, versions[version].version, "pipeline.smoke_failed", smoke[:5000])
         return self.crown(versions)
 
     def crown(self, versions: dict) -> dict:

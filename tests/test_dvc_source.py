@@ -15,10 +15,12 @@ def sh(cwd, *command: str) -> str:
     return subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
-@pytest.fixture
-def data_repo(tmp_path):
+@pytest.fixture(scope="module")
+def data_repo(tmp_path_factory):
     """A git repository with data/customers.csv tracked by DVC: 200 rows at tag v1, 240 at v2,
-    pushed to a local remote and gone from the repository's cache. Yields (repo, {tag: md5})."""
+    pushed to a local remote, and 260 at v3, never pushed; all gone from the repository's cache,
+    v2's file in the working tree. Yields (repo, {tag: md5})."""
+    tmp_path = tmp_path_factory.mktemp("dvc")
     repo, dvc = tmp_path / "data-registry", tool("dvc")
     repo.mkdir()
     sh(repo, "git", "init", "-q")
@@ -28,16 +30,19 @@ def data_repo(tmp_path):
     sh(repo, dvc, "remote", "add", "-d", "store", str(tmp_path / "dvc-remote"))
     (repo / "data").mkdir()
     md5 = {}
-    for tag, rows in (("v1", 200), ("v2", 240)):
+    for tag, rows in (("v1", 200), ("v2", 240), ("v3", 260)):
         customers(n=rows, seed=1).to_csv(repo / "data" / "customers.csv", index=False)
         sh(repo, dvc, "add", "-q", "data/customers.csv")
-        sh(repo, dvc, "push", "-q")
+        if tag != "v3":
+            sh(repo, dvc, "push", "-q")
         sh(repo, "git", "add", "-A")
         sh(repo, "git", "commit", "-qm", f"customers {tag}")
         sh(repo, "git", "tag", tag)
         md5[tag] = next(line.split()[-1] for line in (repo / "data" / "customers.csv.dvc").read_text().splitlines()
                         if "md5:" in line)
     sh(repo, "rm", "-rf", ".dvc/cache")  # from here on the data comes from the remote
+    sh(repo, "git", "checkout", "-q", "v2")
+    customers(n=240, seed=1).to_csv(repo / "data" / "customers.csv", index=False)
     return repo, md5
 
 
@@ -68,3 +73,23 @@ def test_a_dvc_source_is_read_at_its_revision_and_the_snapshot_and_card_say_whic
     [headline] = missing.headlines()
     assert headline.endswith(f"ERROR pipeline: FAILED IngestData(dataset=customers, date=2026-01-03): "
                              f"dvc:data/customers.csv ({repo} at v9): unknown Git revision 'v9'")
+
+
+def test_dvc_says_which_data_it_could_not_find_and_a_working_tree_file_that_differs(data_repo):
+    from pipeline.ml.errors import DataError
+    from pipeline.sources import read_table
+
+    repo, md5 = data_repo
+    with pytest.raises(DataError) as unpushed:
+        read_table("dvc:data/customers.csv", dvc={"repo": str(repo), "rev": "v3"})
+    assert str(unpushed.value) == f"dvc:data/customers.csv ({repo} at v3): tracked, but its data is in neither the " \
+                                  "DVC cache nor the remote (was it `dvc push`ed?)"
+    _, info = read_table("dvc:data/customers.csv", dvc={"repo": str(repo)})  # no rev: the working tree, v2
+    assert (info["dvc"]["md5"], info["dvc"]["commit"]) == (md5["v2"], sh(repo, "git", "rev-parse", "v2"))
+    assert "modified" not in info["dvc"]
+    customers(n=10, seed=2).to_csv(repo / "data" / "customers.csv", index=False)  # changed, not `dvc add`ed
+    try:
+        table, info = read_table("dvc:data/customers.csv", dvc={"repo": str(repo)})
+    finally:
+        customers(n=240, seed=1).to_csv(repo / "data" / "customers.csv", index=False)  # as the fixture left it
+    assert table.num_rows == 10 and info["dvc"]["modified"] is True and info["dvc"]["md5"] == md5["v2"]

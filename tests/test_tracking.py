@@ -12,7 +12,7 @@ import urllib.request
 
 import pandas as pd
 import pytest
-from conftest import DAY2, PROXY_VARIABLES, free_port
+from conftest import DAY2, PROXY_VARIABLES, REPO, free_port
 
 from pipeline.tracking import _tracking_uri, run_metrics, run_params
 
@@ -210,3 +210,37 @@ def test_credentials_in_the_tracking_uri_never_reach_a_log_line_or_an_alert(depl
     assert run.returncode == 0, run.output
     assert f"mlflow: digits/logreg not mirrored to http://127.0.0.1:{port} (" in run.output
     assert "s3cret" not in run.output and "s3cret" not in json.dumps(webhook.posts)
+
+
+def test_two_syncs_at_once_log_each_version_once_and_the_model_takes_rows_as_the_pipeline_has_them(deployed,
+                                                                                                 mlflow_db):
+    import mlflow
+    from samples import customers
+
+    ws = deployed("customers")  # integers, text and gaps: the logged model must take them as they come
+    uri = use_store(ws, mlflow_db)
+    syncs = [subprocess.Popen([sys.executable, "-m", "pipeline", "mlflow", "sync"], cwd=REPO, env=ws.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [sync.communicate(timeout=300)[0] for sync in syncs]
+    assert [sync.returncode for sync in syncs] == [0, 0], outputs
+    assert sorted(output.splitlines()[-1].split(": ", 1)[1] for output in outputs) == [
+        "0 run(s), 0 model version(s), 0 report(s) logged; champion: v0001",
+        "1 run(s), 1 model version(s), 1 report(s) logged; champion: v0001"]  # one did it, the other found it done
+    state = mirrored(uri, dataset="customers", name="customers.logreg")
+    assert list(state["runs"]) == ["v0001"] and state["champion"] == "v0001"
+
+    rows = customers(n=20, seed=9).drop(columns=["churned"])
+    with _tracking_uri(uri):
+        served = mlflow.pyfunc.load_model("models:/customers.logreg@champion").predict(rows)
+    assert len(served) == 20
+
+
+def test_behind_a_proxy_only_mlflow_can_tell_whether_the_server_answers(monkeypatch):
+    from pipeline.tracking import _knock
+
+    with pytest.raises(OSError):  # direct: a host that does not resolve is found out at once
+        _knock("http://mlflow.invalid:5000")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    _knock("http://mlflow.invalid:5000")  # through the proxy: left to MLflow's requests and their timeout

@@ -1,12 +1,12 @@
 """Drift: how far new rows are from the rows a model was trained on, per feature.
 
 A model's card keeps a profile of its training rows (`profile`): for a numeric feature the
-shares of ten quantile bins, for a categorical one the share of each category (the 50 most
-frequent; the rest together), and the missing rate of each. New rows are compared with it
-(`compare`):
+shares of ten quantile bins; for a categorical one the shares of its nine most frequent
+categories and of all the others together, and every category it had (up to 10,000); the
+missing rate and the dtype of each. New rows are compared with it (`compare`):
 
-- the population stability index, PSI = sum((new - old) * ln(new / old)) over the bins (or the
-  categories, with one bin for those never seen): under 0.1 is stable, over 0.25 a shift;
+- the population stability index, PSI = sum((new - old) * ln(new / old)) over those ten bins:
+  under 0.1 is stable, over 0.25 a shift (ten bins for every feature keep its noise alike);
 - the share of rows with a category the training rows never had;
 - the change in the missing rate, in points.
 
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 BINS = 10
-MAX_CATEGORIES = 50
-OTHER = "(other)"  # the categories past MAX_CATEGORIES, and any the training rows never had
+MAX_KNOWN = 10_000  # categories remembered to tell an unseen one; past that, unseen is not measured
+OTHER = "(other)"  # the categories past the most frequent BINS - 1, and any the training rows never had
 EPSILON = 1e-4  # an empty bin's share, so that ln() stays finite
 # PSI of a sample of n rows is noisy, about (bins - 1) / n even without drift: fewer than
 # min_rows rows are not judged on it (unseen categories and missing rates still are)
@@ -28,25 +28,32 @@ LIMITS = {"max_psi": 0.25, "max_unseen": 0.1, "max_missing_change": 0.1, "min_ro
 
 
 def profile(X: pd.DataFrame, kinds: dict[str, str]) -> dict:
-    """The training rows' profile, per numeric or categorical feature (dates are left out)."""
+    """The training rows' profile, per feature (a date keeps only its dtype: it is not compared)."""
     found = {}
     for name, kind in kinds.items():
-        if name not in X.columns or kind == "date":
+        if name not in X.columns:
             continue
         column = X[name]
-        missing = float(column.isna().mean()) if len(column) else 0.0
+        entry = {"kind": kind, "dtype": str(column.dtype),
+                 "missing": float(column.isna().mean()) if len(column) else 0.0}
         if kind == "numeric":
             values = pd.to_numeric(column, errors="coerce").dropna().to_numpy(dtype=float)
             edges = np.unique(np.quantile(values, np.linspace(0, 1, BINS + 1)[1:-1])) if len(values) else np.array([])
-            found[name] = {"kind": "numeric", "edges": edges.tolist(), "shares": _bin_shares(values, edges).tolist(),
-                           "missing": missing}
-        else:
-            shares = column.dropna().astype(str).value_counts(normalize=True)
-            kept = shares.head(MAX_CATEGORIES)
-            found[name] = {"kind": "categorical", "shares": {**kept.to_dict(), OTHER: float(shares.iloc[len(kept):]
-                                                                                               .sum())},
-                           "missing": missing}
+            entry |= {"edges": edges.tolist(), "shares": _bin_shares(values, edges).tolist()}
+        elif kind != "date":
+            counts = _labels(column).value_counts()
+            kept = (counts.head(BINS - 1) / max(counts.sum(), 1)).to_dict()
+            entry |= {"shares": {**kept, OTHER: 1.0 - sum(kept.values()) if len(counts) > len(kept) else 0.0},
+                      "known": sorted(counts.index) if len(counts) <= MAX_KNOWN else None}
+        found[name] = entry
     return found
+
+
+def _labels(column: pd.Series) -> pd.Series:
+    """A categorical column's values as the encoder sees them (3, 3.0 and "3" are one), missing left out."""
+    from pipeline.ml.features import categories_of
+
+    return categories_of(column).dropna().astype(str)
 
 
 def _bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -64,6 +71,8 @@ def compare(reference: dict, X: pd.DataFrame) -> dict:
     {"columns": {name: {...}}, "max_psi", "worst", "absent": [profiled features X lacks], "rows"}."""
     columns, absent = {}, []
     for name, ref in reference.items():
+        if ref["kind"] not in ("numeric", "categorical"):
+            continue
         if name not in X.columns:
             absent.append(name)
             continue
@@ -75,11 +84,11 @@ def compare(reference: dict, X: pd.DataFrame) -> dict:
             values = pd.to_numeric(column, errors="coerce").dropna().to_numpy(dtype=float)
             result["psi"] = psi(ref["shares"], _bin_shares(values, np.asarray(ref["edges"]))) if len(values) else None
         else:
-            seen = column.dropna().astype(str)
-            known = set(ref["shares"]) - {OTHER}
-            unseen = ~seen.isin(known)
-            result["unseen"] = float(unseen.mean()) if len(seen) else 0.0
-            shares = seen.where(~unseen, OTHER).value_counts(normalize=True)
+            seen = _labels(column)
+            if ref.get("known") is not None:
+                result["unseen"] = float((~seen.isin(set(ref["known"]))).mean()) if len(seen) else 0.0
+            top = set(ref["shares"]) - {OTHER}
+            shares = seen.where(seen.isin(top), OTHER).value_counts(normalize=True)
             result["psi"] = psi(list(ref["shares"].values()), [float(shares.get(cat, 0.0)) for cat in ref["shares"]]) \
                 if len(seen) else None
         columns[name] = result
@@ -94,7 +103,7 @@ def problems(drift: dict, limits: dict) -> list[str]:
     for name, c in sorted(drift["columns"].items(), key=lambda item: -(item[1].get("psi") or 0.0)):
         if judged and c.get("psi") is not None and c["psi"] > limits["max_psi"]:
             found.append(f"column '{name}': PSI {c['psi']:.3f} > {limits['max_psi']}")
-        if c.get("unseen", 0.0) > limits["max_unseen"]:
+        if (c.get("unseen") or 0.0) > limits["max_unseen"]:
             found.append(f"column '{name}': {c['unseen']:.1%} of rows have a category training never saw "
                          f"(> {limits['max_unseen']:.0%})")
         if abs(c["missing_change"]) > limits["max_missing_change"]:

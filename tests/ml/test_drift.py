@@ -19,11 +19,13 @@ def rows(n: int, seed: int, shift: float = 0.0, plans=("basic", "pro", "team"), 
 
 def test_the_profile_keeps_quantile_bins_category_shares_and_missing_rates_not_dates():
     found = profile(rows(1000, 0, missing=0.1), KINDS)
-    assert set(found) == {"age", "plan"}
+    assert set(found) == {"age", "plan", "signup"} and found["signup"] == {"kind": "date", "dtype": "datetime64[us]",
+                                                                        "missing": 0.0}
     assert len(found["age"]["edges"]) == 9 and sum(found["age"]["shares"]) == pytest.approx(1.0)
     assert all(share == pytest.approx(0.1, abs=0.01) for share in found["age"]["shares"])
     assert found["age"]["missing"] == pytest.approx(0.1, abs=0.02)
     assert set(found["plan"]["shares"]) == {"basic", "pro", "team", OTHER}
+    assert found["plan"]["known"] == ["basic", "pro", "team"]
 
 
 def test_the_same_distribution_is_stable_and_a_shift_is_not():
@@ -58,3 +60,17 @@ def test_a_small_sample_is_not_judged_on_its_psi():
 def test_psi_of_empty_bins_stays_finite():
     assert np.isfinite(psi([0.5, 0.5, 0.0], [0.0, 0.5, 0.5]))
     assert psi([0.25] * 4, [0.25] * 4) == 0.0
+
+
+def test_many_categories_and_integer_codes_with_a_gap_are_not_a_false_alarm():
+    rng = np.random.default_rng(0)
+    regions = [f"r{i}" for i in range(60)]  # past the nine kept for PSI: still known, not "unseen"
+    train = pd.DataFrame({"region": rng.choice(regions, 3000), "zip": rng.choice([10001, 10002, 10003], 3000)})
+    kinds = {"region": "categorical", "zip": "categorical"}
+    reference = profile(train, kinds)
+    batch = pd.DataFrame({"region": rng.choice(regions, 300), "zip": rng.choice([10001, 10002, 10003], 300)})
+    batch["zip"] = batch["zip"].astype(float)
+    batch.loc[0, "zip"] = np.nan  # an empty cell: the codes become floats, 10001.0, and are the same categories
+    drift = compare(reference, batch)
+    assert drift["columns"]["region"]["unseen"] == 0.0 and drift["columns"]["zip"]["unseen"] == 0.0
+    assert drift["max_psi"] < 0.1 and problems(drift, LIMITS) == []

@@ -312,6 +312,12 @@ def test_luigid_links_each_task_to_its_log_and_report_and_keeps_a_failure_failed
                     metrics)
     assert age and 0 <= float(age.group(1)) < 600
     assert re.search(r'ml_pipeline_last_run_duration_seconds\{dataset="digits",model="logreg"\} \d', metrics)
+    damaged = workspace.data / "registry" / "aaa" / "m" / "production.json"  # listed first: must not hide the rest
+    damaged.parent.mkdir(parents=True)
+    damaged.write_text("{broken")
+    with NO_PROXY.open(f"http://127.0.0.1:{luigid}/metrics", timeout=10) as response:
+        assert 'ml_pipeline_production_age_seconds{dataset="digits",model="logreg",version="v0001"}' in \
+            response.read().decode()
 
     # its link opens a page of the violations, which links the failed attempt's log
     failed_page = tracking_links(page, luigid, "bad")["ValidateData"]
