@@ -61,7 +61,8 @@ def mirrored(uri: str, dataset: str = "digits", name: str = "digits.logreg") -> 
 
 @contextlib.contextmanager
 def mlflow_server(root, port: int):
-    """`mlflow server` on 127.0.0.1:port with a SQLite backend and a local artifact root."""
+    """`mlflow server` on 127.0.0.1:port with a SQLite backend and a local artifact root, started
+    at once; yields a function that waits until it answers and gives its URL."""
     env = {**{k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES},
            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no job runner to start: no jobs here
     with open(root / "server.log", "ab") as log:
@@ -70,13 +71,15 @@ def mlflow_server(root, port: int):
                                    "--artifacts-destination", str(root / "artifacts")],
                                   stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url, deadline = f"http://127.0.0.1:{port}", time.time() + 120
-    try:
+
+    def ready() -> str:
         while True:
             with contextlib.suppress(OSError), NO_PROXY.open(f"{url}/health", timeout=1):
-                break
+                return url
             assert server.poll() is None and time.time() < deadline, (root / "server.log").read_text()[-2000:]
             time.sleep(0.2)
-        yield url
+    try:
+        yield ready
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
@@ -165,20 +168,21 @@ def test_a_run_goes_on_without_mlflow_and_a_real_mlflow_server_then_catches_up(d
                                                                               mlflow_db):
     ws = deployed()
     store_copy(mlflow_db, tmp_path / "mlflow")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    ws.add_cfg(f"[mlflow]\ntracking_uri = {url}\n")
-    ws.replace_config("C = 1.0 }", "C = 0.5 }")  # MLflow is not there: the run goes on, says so, alerts once
-    down = ws.run("TrainValidateDeploy", DAY2)
-    assert down.returncode == 0, down.output
-    # DeployModel tries once; RunReport does not wait on it again
-    assert down.output.count(f"mlflow: digits/logreg not mirrored to {url} (") == 2
-    assert down.output.count(f"mlflow: digits/logreg not mirrored to {url} (unreachable ") == 1
-    assert webhook.events().count("mlflow_unreachable") == 1
-    synced = ws.main("mlflow", "sync")
-    assert synced.returncode == 1 and "digits/logreg: not mirrored: MLflow is unreachable" in synced.stdout
+    with mlflow_server(tmp_path / "mlflow", free_port()) as ready:  # it boots while MLflow is "down" elsewhere
+        gone = f"http://127.0.0.1:{free_port()}"
+        ws.add_cfg(f"[mlflow]\ntracking_uri = {gone}\n")
+        ws.replace_config("C = 1.0 }", "C = 0.5 }")  # MLflow is not there: the run goes on, says so, alerts once
+        down = ws.run("TrainValidateDeploy", DAY2)
+        assert down.returncode == 0, down.output
+        # DeployModel tries once; RunReport does not wait on it again
+        assert down.output.count(f"mlflow: digits/logreg not mirrored to {gone} (") == 2
+        assert down.output.count(f"mlflow: digits/logreg not mirrored to {gone} (unreachable ") == 1
+        assert webhook.events().count("mlflow_unreachable") == 1
+        synced = ws.main("mlflow", "sync")
+        assert synced.returncode == 1 and "digits/logreg: not mirrored: MLflow is unreachable" in synced.stdout
 
-    with mlflow_server(tmp_path / "mlflow", port):
+        url = ready()
+        ws.add_cfg(f"[mlflow]\ntracking_uri = {url}\n")
         synced = ws.main("mlflow", "sync")  # back: every version, its report, the champion
         assert synced.returncode == 0, synced.stderr
         assert synced.stdout == "digits/logreg -> digits.logreg: 2 run(s), 2 model version(s), 2 report(s) logged; " \

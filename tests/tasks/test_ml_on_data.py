@@ -275,7 +275,7 @@ def test_every_deployment_runs_in_one_luigi_run_and_each_dataset_gets_its_best_m
     workspace.add_config(FAST_CANDIDATES)
     workspace.replace_config('models = ["logreg", "random_forest", "hist_gb"]', 'models = ["logreg", "forest_small"]')
     workspace.replace_config('models = ["ridge", "gbr"]', 'models = ["ridge", "gbr_small"]')
-    run = workspace.luigi("TrainValidateDeployAll", DAY1, "--workers", "2")
+    run = workspace.run("TrainValidateDeployAll", DAY1, "--workers", "2")  # Luigi's entry point, forking workers
     assert run.returncode == 0, run.output[-3000:]
     assert {(r["dataset"], r["model"], r["status"]) for r in workspace.registry_list()} == {
         ("digits", "logreg", "production"), ("breast_cancer", "best", "production"),
