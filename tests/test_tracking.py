@@ -197,23 +197,32 @@ def test_a_run_goes_on_without_mlflow_and_a_real_mlflow_server_then_catches_up(d
         assert webhook.events().count("mlflow_unreachable") == 1  # one alert for the outage, none after
 
 
-def test_a_name_template_that_is_not_one_is_a_config_error_in_one_line(workspace):
-    workspace.add_cfg("[mlflow]\ntracking_uri = sqlite:///never.db\nregistered_model = {datset}.{model}\n")
-    run = workspace.run("TrainValidateDeploy", "--date=2026-01-01")
-    assert run.returncode == 30
-    assert "luigi.cfg [mlflow] registered_model = '{datset}.{model}': not a name template (KeyError: 'datset'; " \
-           "use {dataset} and {model})" in run.output
+def test_a_name_template_that_is_not_one_is_a_config_error_not_an_outage(deployed, webhook):
+    from pipeline.errors import ConfigError
+    from pipeline.registry import Registry
+    from pipeline.tracking import mirror
+
+    ws = deployed()
+    ws.add_cfg("[mlflow]\ntracking_uri = sqlite:///never.db\nregistered_model = {datset}.{model}\n")
+    with ws.configured(), pytest.raises(ConfigError) as error:
+        mirror(Registry.for_model("digits", "logreg"))
+    assert str(error.value) == "luigi.cfg [mlflow] registered_model = '{datset}.{model}': not a name template " \
+                               "(KeyError: 'datset'; use {dataset} and {model})"
+    assert "mlflow_unreachable" not in webhook.events()
 
 
-def test_credentials_in_the_tracking_uri_never_reach_a_log_line_or_an_alert(deployed, webhook):
+def test_credentials_in_the_tracking_uri_never_reach_a_log_line_or_an_alert(deployed, webhook, caplog):
+    from pipeline.registry import Registry
+    from pipeline.tracking import mirror
+
     ws = deployed()
     port = free_port()
     ws.add_cfg(f"[mlflow]\ntracking_uri = http://bob:s3cret@127.0.0.1:{port}\n")
-    ws.replace_config("C = 1.0 }", "C = 0.5 }")
-    run = ws.run("TrainValidateDeploy", DAY2)
-    assert run.returncode == 0, run.output
-    assert f"mlflow: digits/logreg not mirrored to http://127.0.0.1:{port} (" in run.output
-    assert "s3cret" not in run.output and "s3cret" not in json.dumps(webhook.posts)
+    with ws.configured():
+        assert mirror(Registry.for_model("digits", "logreg")) is None
+    assert f"mlflow: digits/logreg not mirrored to http://127.0.0.1:{port} (" in caplog.text
+    assert webhook.events().count("mlflow_unreachable") == 1
+    assert "s3cret" not in caplog.text and "s3cret" not in json.dumps(webhook.posts)
 
 
 def test_two_syncs_at_once_log_each_version_once_and_the_model_takes_rows_as_the_pipeline_has_them(deployed,
