@@ -144,7 +144,8 @@ def signature(card: dict, kind: str):
 # ---------------------------------------------------------------- the mirror
 
 def mirror(registry, *, example=None, reports: dict | None = None, force: bool = False) -> dict | None:
-    """Make MLflow show what `registry` holds; never raises. `example()`: a few feature rows for
+    """Make MLflow show what `registry` holds; never raises for MLflow's sake (a name template in
+    luigi.cfg that is not one is a ConfigError, the user's to fix). `example()`: a few feature rows for
     the models logged now; `reports`: {version: a committed RunReport} to attach. Returns what
     it did ({"runs", "versions", "reports", "champion"}), or None when MLflow is off or unreachable.
     Within RETRY_AFTER of a failed try, MLflow is not tried again (unless `force`): a run with
@@ -203,11 +204,11 @@ def _tracking_uri(uri: str):
     try:
         yield
     finally:
-        if saved is None:
+        mlflow.set_tracking_uri(saved or "")
+        if saved is None:  # after MLflow, which may have set the variable again
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
             os.environ["MLFLOW_TRACKING_URI"] = saved
-        mlflow.set_tracking_uri(saved or "")
 
 
 def _unreachable(registry, uri: str, exc: Exception) -> None:
