@@ -12,7 +12,7 @@ import urllib.request
 
 import pandas as pd
 import pytest
-from conftest import DAY2, PROXY_VARIABLES, REPO, free_port
+from conftest import DAY2, PROXY_VARIABLES, free_port
 
 from pipeline.tracking import _tracking_uri, run_metrics, run_params
 
@@ -225,22 +225,32 @@ def test_credentials_in_the_tracking_uri_never_reach_a_log_line_or_an_alert(depl
     assert "s3cret" not in caplog.text and "s3cret" not in json.dumps(webhook.posts)
 
 
-def test_two_syncs_at_once_log_each_version_once_and_the_model_takes_rows_as_the_pipeline_has_them(deployed,
-                                                                                                 mlflow_db):
+def test_two_mirrors_at_once_log_each_version_once_and_the_model_takes_rows_as_the_pipeline_has_them(deployed,
+                                                                                                   mlflow_db):
+    import threading
+
     import mlflow
     from samples import customers
 
+    from pipeline.registry import Registry
+    from pipeline.tracking import mirror
+
     ws = deployed("customers")  # integers, text and gaps: the logged model must take them as they come
     uri = use_store(ws, mlflow_db)
-    syncs = [subprocess.Popen([sys.executable, "-m", "pipeline", "mlflow", "sync"], cwd=REPO, env=ws.env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
-    outputs = [sync.communicate(timeout=300)[0] for sync in syncs]
-    assert [sync.returncode for sync in syncs] == [0, 0], outputs
-    assert sorted(output.splitlines()[-1].split(": ", 1)[1] for output in outputs) == [
-        "0 run(s), 0 model version(s), 0 report(s) logged; champion: v0001",
-        "1 run(s), 1 model version(s), 1 report(s) logged; champion: v0001"]  # one did it, the other found it done
+    done = []
+    with ws.configured():  # two mirrors of one registry at once, as a run's task and a cron `mlflow sync` would
+        from pipeline.tracking import tracking_uri
+
+        assert tracking_uri() == uri  # Luigi's config read here, not by two threads at once
+        mirrors = [threading.Thread(target=lambda: done.append(mirror(Registry.for_model("customers", "logreg"))))
+                   for _ in range(2)]
+        for thread in mirrors:
+            thread.start()
+        for thread in mirrors:
+            thread.join(timeout=300)
+    assert sorted(len(result["runs"]) for result in done) == [0, 1]  # one did it, the other found it done
     state = mirrored(uri, dataset="customers", name="customers.logreg")
-    assert list(state["runs"]) == ["v0001"] and state["champion"] == "v0001"
+    assert list(state["runs"]) == ["v0001"] and list(state["versions"]) == ["v0001"] and state["champion"] == "v0001"
 
     rows = customers(n=20, seed=9).drop(columns=["churned"])
     with _tracking_uri(uri):
