@@ -24,8 +24,8 @@ def record(task, seconds: float, run: str | None = None, log: str | None = None)
     only a warning, never a failed task."""
     finished = dt.datetime.now(dt.UTC)  # to the millisecond: a run's wall time is computed from these
     line = {"task_id": task.task_id, "task": task.task_family, "params": task.to_str_params(),
-            "seconds": round(seconds, 3), "started_at": _stamp(finished - dt.timedelta(seconds=seconds)),
-            "finished_at": _stamp(finished), "run": run, "log": log, "host": socket.gethostname(),
+            "seconds": round(seconds, 3), "started_at": stamp(finished - dt.timedelta(seconds=seconds)),
+            "finished_at": stamp(finished), "run": run, "log": log, "host": socket.gethostname(),
             "pid": os.getpid()}
     try:
         settings.store().append(LOG, json_line(line))
@@ -33,8 +33,10 @@ def record(task, seconds: float, run: str | None = None, log: str | None = None)
         logger.warning("could not record the duration of %s: %s", task, exc)
 
 
-def _stamp(moment: dt.datetime) -> str:
-    return moment.isoformat(timespec="milliseconds")
+def stamp(moment: dt.datetime | None = None) -> str:
+    """A moment (default: now) as durations are recorded: UTC, ISO 8601 to the millisecond, so
+    stamps compare as text."""
+    return (moment or dt.datetime.now(dt.UTC)).isoformat(timespec="milliseconds")
 
 
 def of_run(run: str | None, started: str | None, task_ids) -> list[dict]:

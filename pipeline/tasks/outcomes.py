@@ -14,9 +14,10 @@ that were already complete):
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
+
+from pipeline import durations
 
 logger = logging.getLogger("pipeline")
 SUMMARY_MARK = "===== Luigi Execution Summary ====="
@@ -39,8 +40,7 @@ def asked(task, complete: bool) -> None:
     or Luigi's DEPENDENCY_DISCOVERED, which --parallel-scheduling fires in this process), or one
     the worker found complete (DEPENDENCY_PRESENT). The first one begins a run."""
     if "id" not in _run:
-        _run.update(id=uuid.uuid4().hex[:12],
-                    started=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"))
+        _run.update(id=uuid.uuid4().hex[:12], started=durations.stamp())
     if hasattr(task, "run_outcome") and task.task_id not in _asked:
         _asked[task.task_id] = (task, complete)
 
