@@ -41,7 +41,7 @@ train.to_parquet(out / "train.parquet")
 test.to_parquet(out / "test.parquet")
 step("split")
 spec = {"estimator": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 2000, "C": 1.0}}
-model = fit_model(spec, *xy(train, "target"), "classification")
+model, _ = fit_model(spec, *xy(train, "target"), "classification")
 joblib.dump(model, out / "model.joblib")
 step("train")
 X_test, y_test = xy(test, "target")

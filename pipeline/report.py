@@ -1,8 +1,7 @@
 """The run report: one run's artifacts, gathered into a dict, rendered as plots, HTML and text.
 
-Pure rendering: `run` (see the keys below) in, PNG bytes or a string out. No luigi, no paths,
-no files; the caller gathers the artifacts and writes the result. matplotlib is imported only
-when a plot is drawn, so importing this module (and `luigi --module pipeline`) stays fast.
+Pure rendering: `run` (see the keys below) in, SVG documents or a string out. No luigi, no
+paths, no files; the caller gathers the artifacts and writes the result.
 
     run = {"dataset", "model", "date", "kind", "generated_at",
            "data": {"source", "rows", "columns", "fingerprint"},
@@ -28,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections import Counter
 
 MAX_SUMMARY_COLUMNS = 30
@@ -42,7 +40,6 @@ PLOT_CAPTIONS = {
                           "its run date; dashed lines are the gate's floor (min) and ceiling (max); the ringed "
                           "point is this run's candidate.",
 }
-VERSION_MARKS = {"production": ("*", "#1a7f37", 180), "rejected": ("X", "#c62828", 80)}  # marker, colour, size
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
@@ -148,15 +145,8 @@ def data_facts(manifest: dict) -> dict:
 
 # --- plots ----------------------------------------------------------------------------------
 
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")  # before pyplot: no display, no GUI toolkit
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def _plot_inputs(run: dict) -> dict[str, dict]:
-    """The data behind each plot that `run` has the inputs for, by plot name (no matplotlib)."""
+    """The data behind each plot that `run` has the inputs for, by plot name."""
     kind = run.get("kind")
     outcome = run.get("outcome") or {}
     y_true, y_pred = outcome.get("y_true"), outcome.get("y_pred")
@@ -195,106 +185,11 @@ def _metrics_over_dates(run: dict) -> dict | None:
     return {"panels": panels, "candidate": candidate} if panels else None
 
 
-def _draw_confusion_matrix(ax, data: dict) -> None:
-    matrix, labels = data["matrix"], [str(label) for label in data["labels"]]
-    ax.imshow(matrix, cmap="Blues")
-    high = max(max(row) for row in matrix) / 2
-    for i, row in enumerate(matrix):
-        for j, count in enumerate(row):
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                    color="white" if count > high else "black")
-    ax.set_xticks(range(len(labels)), labels)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title("Confusion matrix")
+def plot_svgs(run: dict) -> dict[str, str]:
+    """An SVG document per plot name (pipeline/plots.py), for each plot whose inputs `run` has."""
+    from pipeline.plots import DRAW
 
-
-def _draw_residuals(ax, data: dict) -> None:
-    ax.scatter(data["y_pred"], data["residuals"], s=12, alpha=0.6)
-    ax.axhline(0.0, color="black", linewidth=1)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("residual (true - predicted)")
-    ax.set_title("Residuals")
-
-
-def _draw_cluster_sizes(ax, data: dict) -> None:
-    labels = [str(label) for label, _ in data["sizes"]]
-    ax.bar(labels, [count for _, count in data["sizes"]], color="#4c72b0")
-    ax.set_xlabel("cluster")
-    ax.set_ylabel("rows")
-    ax.set_title("Cluster sizes")
-
-
-def _draw_metrics_over_dates(fig, data: dict) -> None:
-    import datetime as dt
-
-    import matplotlib.dates as mdates
-
-    axes = fig.subplots(len(data["panels"]), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, panel in zip(axes, data["panels"]):
-        days = [dt.date.fromisoformat(str(day)[:10]) for day, _, _, _ in panel["points"]]
-        ax.plot(days, [value for _, _, value, _ in panel["points"]], color="#999999", zorder=1)
-        groups = {}
-        for day, (_, version, value, status) in zip(days, panel["points"]):
-            groups.setdefault(status or "other", []).append((day, value))
-            if version == data["candidate"]:
-                ax.scatter([day], [value], s=320, facecolors="none", edgecolors="black", zorder=3,
-                           label=f"this run ({version})")
-        for group, points in groups.items():
-            marker, color, size = VERSION_MARKS.get(group, ("o", "#4c72b0", 40))
-            ax.scatter(*zip(*points), marker=marker, color=color, s=size, zorder=2, label=group)
-        for bound, word in (("min", "floor"), ("max", "ceiling")):
-            if _is_number(panel["bounds"].get(bound)):
-                ax.axhline(panel["bounds"][bound], color="#c62828", linestyle="--", linewidth=1,
-                           label=f"gate {word} {panel['bounds'][bound]}")
-        better = "lower" if panel["lower_is_better"] else "higher"
-        ax.set_ylabel(f"{panel['metric']}\n({better} is better)")
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the points, not on them
-    axes[0].set_title("Metrics over run dates")
-    days = sorted(dt.date.fromisoformat(str(day)[:10]) for panel in data["panels"] for day, *_ in panel["points"])
-    if (days[-1] - days[0]).days < 2:  # a day or two: show the days around them
-        axes[-1].set_xlim(days[0] - dt.timedelta(days=1), days[-1] + dt.timedelta(days=1))
-    axes[-1].xaxis.set_major_locator(mdates.AutoDateLocator(minticks=2, maxticks=8))
-    axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(axes[-1].xaxis.get_major_locator()))
-    axes[-1].set_xlabel("run date")
-
-
-def _single(draw):
-    """A drawing on one pair of axes, for plot_pngs' figure."""
-    return lambda fig, data: draw(fig.subplots(), data)
-
-
-_DRAW = {
-    "confusion_matrix": _single(_draw_confusion_matrix),
-    "residuals": _single(_draw_residuals),
-    "cluster_sizes": _single(_draw_cluster_sizes),
-    "metrics_over_dates": _draw_metrics_over_dates,
-}
-
-
-def _figsize(name: str, data: dict) -> tuple[float, float]:
-    return (6.5, 1.2 + 2.4 * len(data["panels"])) if name == "metrics_over_dates" else (5, 4)
-
-
-def plot_pngs(run: dict) -> dict[str, bytes]:
-    """PNG bytes per plot name, for each plot whose inputs `run` has."""
-    inputs = _plot_inputs(run)
-    if not inputs:
-        return {}
-    plt = _pyplot()
-    pngs = {}
-    for name, data in inputs.items():
-        fig = plt.figure(figsize=_figsize(name, data), dpi=100)
-        try:
-            _DRAW[name](fig, data)
-            fig.tight_layout()
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=100)
-            pngs[name] = buffer.getvalue()
-        finally:
-            plt.close(fig)
-    return pngs
+    return {name: DRAW[name](data) for name, data in _plot_inputs(run).items()}
 
 
 # --- HTML -----------------------------------------------------------------------------------
@@ -499,14 +394,14 @@ def _section_gate(run: dict) -> str:
     return "\n".join(parts)
 
 
-def _section_plots(pngs: dict[str, bytes]) -> str:
-    if not pngs:
+def _section_plots(svgs: dict[str, str]) -> str:
+    if not svgs:
         return "<h2>Plots</h2>" + _none("Plots")
     figures = []
-    for name, png in pngs.items():
-        data = base64.b64encode(png).decode("ascii")
+    for name, svg in svgs.items():  # as images: an inline <svg> would share the page's ids and styles
+        data = base64.b64encode(svg.encode()).decode("ascii")
         caption = PLOT_CAPTIONS.get(name, name)
-        figures.append(f'<figure><img src="data:image/png;base64,{data}" alt="{_esc(name)}">'
+        figures.append(f'<figure><img src="data:image/svg+xml;base64,{data}" alt="{_esc(name)}">'
                        f"<figcaption>{_esc(caption)}</figcaption></figure>")
     return "<h2>Plots</h2>\n" + "\n".join(figures)
 
@@ -576,17 +471,18 @@ def render_validation_html(run: dict) -> str:
     ])
 
 
-def render_html(run: dict, pngs: dict[str, bytes] | None = None) -> str:
-    """The run report as one self-contained HTML page (inline CSS and images, no scripts)."""
-    if pngs is None:
-        pngs = plot_pngs(run)
+def render_html(run: dict, plots: dict[str, str] | None = None) -> str:
+    """The run report as one self-contained HTML page (inline CSS and images, no scripts); `plots`:
+    plot_svgs(run), drawn here when not given."""
+    if plots is None:
+        plots = plot_svgs(run)
     return _page(f"Run report: {run.get('dataset')}/{run.get('model')} {run.get('date')}", [
         f'<p class="meta">Generated {_esc(run.get("generated_at"))}, {_esc(run.get("kind"))} model.</p>',
         _section_dataset(run),
         _section_model(run),
         _section_metrics(run),
         _section_gate(run),
-        _section_plots(pngs),
+        _section_plots(plots),
         _section_durations(run),
         '<footer>Made by pipeline.report from this run\'s artifacts.</footer>',
     ])

@@ -344,7 +344,7 @@ class _Mirror:
         """The run report's page and its plots (a committed RunReport output)."""
         with tempfile.TemporaryDirectory() as tmp:
             for name in report.manifest()["files"]:
-                if name.endswith((".html", ".png")):
+                if name.endswith((".html", ".svg")):
                     target = Path(tmp) / name
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes((report / name).read_bytes())

@@ -5,14 +5,16 @@ import base64
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from pipeline.ml.card import estimator_params
-from pipeline.report import plot_pngs, render_html, render_validation_html, text_summary
+from pipeline.report import plot_svgs, render_html, render_validation_html, text_summary
 
 REPO = Path(__file__).resolve().parent.parent
+SVG = "{http://www.w3.org/2000/svg}"
 SECTIONS = ["Dataset", "Metrics", "Gate decision", "Plots", "Task durations"]
 
 
@@ -86,8 +88,20 @@ def clustering_run(**overrides) -> dict:
     return run
 
 
-def embedded_pngs(page: str) -> list[bytes]:
-    return [base64.b64decode(data) for data in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
+def embedded_svgs(page: str) -> list[str]:
+    return [base64.b64decode(data).decode() for data in
+            re.findall(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', page)]
+
+
+def svg_root(svg: str) -> ET.Element:
+    """The parsed document: well-formed XML, a real SVG with its pixel size."""
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg" and int(root.get("width")) > 0 and int(root.get("height")) > 0
+    return root
+
+
+def texts(root: ET.Element) -> list[str]:
+    return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
 
 
 @pytest.mark.parametrize("make_run, expected", [
@@ -95,19 +109,21 @@ def embedded_pngs(page: str) -> list[bytes]:
     (regression_run, {"residuals", "metrics_over_dates"}),
     (clustering_run, {"cluster_sizes", "metrics_over_dates"}),
 ])
-def test_each_kind_gets_its_plots_as_png(make_run, expected):
-    pngs = plot_pngs(make_run())
-    assert set(pngs) == expected
-    assert all(png.startswith(b"\x89PNG") for png in pngs.values())
+def test_each_kind_gets_its_plots_as_svg(make_run, expected):
+    svgs = plot_svgs(make_run())
+    assert set(svgs) == expected
+    sizes = {name: (svg_root(svg).get("width"), svg_root(svg).get("height")) for name, svg in svgs.items()}
+    assert sizes == {name: ("650", "550") if name == "metrics_over_dates" and make_run is classification_run else
+                     ("650", "310") if name == "metrics_over_dates" else ("500", "400") for name in expected}
 
 
 def test_plots_without_inputs_are_left_out():
     run = classification_run(versions=[{"version": "v0001", "date": "2026-01-01", "status": "retired",
                                         "metrics": {"balanced_accuracy": None}}])
     run["candidate"] = {"version": "v0001", "metrics": {"kind": "classification", "accuracy": 0.9}}
-    assert plot_pngs(run) == {}
-    assert plot_pngs(regression_run(outcome={"y_true": [], "y_pred": []}, versions=[], watched=[])) == {}
-    assert plot_pngs(clustering_run(outcome={"y_true": None, "y_pred": None}, watched=[])) == {}
+    assert plot_svgs(run) == {}
+    assert plot_svgs(regression_run(outcome={"y_true": [], "y_pred": []}, versions=[], watched=[])) == {}
+    assert plot_svgs(clustering_run(outcome={"y_true": None, "y_pred": None}, watched=[])) == {}
 
 
 def test_metrics_over_dates_follow_the_compared_metric_and_each_bounded_one_with_the_candidate():
@@ -126,26 +142,49 @@ def test_metrics_over_dates_follow_the_compared_metric_and_each_bounded_one_with
                     ("2026-01-03", "v0003", 0.62, "candidate")]},
         {"metric": "noise_fraction", "bounds": {"max": 0.6}, "lower_is_better": True,
          "points": [("2026-01-01", "v0001", 0.1, "production"), ("2026-01-03", "v0003", 0.2, "candidate")]}]}
-    png = plot_pngs(run)["metrics_over_dates"]
-    assert png.startswith(b"\x89PNG") and len(png) > 15000  # drawn: an empty 5x4 in. canvas is about 8 KB
+    root = svg_root(plot_svgs(run)["metrics_over_dates"])
+    [line, noise_line] = root.iter(f"{SVG}polyline")  # a line through each panel's points, in date order
+    assert len(line.get("points").split()) == 3 and len(noise_line.get("points").split()) == 2
+    xs = [float(point.split(",")[0]) for point in line.get("points").split()]
+    assert xs == sorted(xs)
+    assert {"production", "rejected", "candidate", "this run (v0003)", "gate floor 0.5", "gate ceiling 0.6",
+            "2026-01-01", "2026-01-03", "run date"} <= set(texts(root))
 
 
 def test_the_metrics_plot_draws_the_gates_floor_and_says_which_way_is_better():
-    from pipeline.report import _draw_metrics_over_dates, _plot_inputs, _pyplot
+    root = svg_root(plot_svgs(regression_run())["metrics_over_dates"])
+    assert ["rmse", "(lower is better)"] == [t for t in texts(root) if "rmse" in t or "better" in t]
+    [ceiling] = [line for line in root.iter(f"{SVG}line") if line.get("stroke-dasharray") and line.get("class")]
+    assert ceiling.get("class") == "gate-max" and ceiling.get("y1") == ceiling.get("y2")
+    assert "gate ceiling 60.0" in texts(root)
+    point, _in_legend = root.iter(f"{SVG}polygon")  # v0001, in production: a star
+    assert float(point.get("points").split()[0].split(",")[1]) > float(ceiling.get("y1"))  # 53.3 is below 60
 
-    fig = _pyplot().figure()
-    _draw_metrics_over_dates(fig, _plot_inputs(regression_run())["metrics_over_dates"])
-    [ax] = fig.axes
-    assert ax.get_ylabel() == "rmse\n(lower is better)"
-    [ceiling] = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
-    assert list(ceiling.get_ydata()) == [60.0, 60.0]
-    assert "gate ceiling 60.0" in [text.get_text() for text in ax.get_legend().get_texts()]
+    root = svg_root(plot_svgs(classification_run())["metrics_over_dates"])
+    assert "(higher is better)" in texts(root) and "balanced_accuracy" in texts(root)
+    assert [line.get("class") for line in root.iter(f"{SVG}line") if line.get("class")] == ["gate-min"]
 
-    fig = _pyplot().figure()
-    _draw_metrics_over_dates(fig, _plot_inputs(classification_run())["metrics_over_dates"])
-    compared, floored = fig.axes
-    assert compared.get_ylabel() == "balanced_accuracy\n(higher is better)"
-    assert [list(line.get_ydata()) for line in floored.get_lines() if line.get_linestyle() == "--"] == [[0.95, 0.95]]
+
+def test_plots_name_their_labels_escaped_and_sample_a_long_residual_plot():
+    run = classification_run()
+    run["candidate"]["metrics"]["confusion_matrix"] = {"labels": ["<b>", "no"], "matrix": [[1, 2], [3, 4]]}
+    svg = plot_svgs(run)["confusion_matrix"]
+    assert "<b>" not in svg and {"<b>", "no"} <= set(texts(svg_root(svg)))  # escaped in the file
+    assert {"1", "2", "3", "4", "predicted", "true"} <= set(texts(svg_root(svg)))
+
+    many = regression_run(outcome={"y_true": [float(i) for i in range(9000)], "y_pred": [i + 0.5 for i in range(9000)]})
+    root = svg_root(plot_svgs(many)["residuals"])
+    assert len(list(root.iter(f"{SVG}circle"))) == 1800  # every 5th of 9,000 rows
+    assert "Residuals (1,800 of 9,000 rows)" in texts(root)
+
+
+def test_ticks_are_round_and_cover_the_values():
+    from pipeline.plots import nice_ticks
+
+    assert nice_ticks(0.93, 0.981) == [0.92, 0.94, 0.96, 0.98, 1.0]
+    assert nice_ticks(0, 100) == [0, 20, 40, 60, 80, 100]
+    assert nice_ticks(0.5, 0.5) == [0.46, 0.48, 0.5, 0.52, 0.54]
+    assert nice_ticks(-3.2, 7.9)[0] <= -3.2 and nice_ticks(-3.2, 7.9)[-1] >= 7.9
 
 
 def test_html_has_every_section_in_order_and_embeds_the_plots():
@@ -154,13 +193,13 @@ def test_html_has_every_section_in_order_and_embeds_the_plots():
     assert "2026-11-22T02:10:00+00:00" in page
     positions = [page.index(f"<h2>{heading}</h2>") for heading in SECTIONS]
     assert positions == sorted(positions)
-    images = embedded_pngs(page)
-    assert len(images) == 2 and all(image.startswith(b"\x89PNG") for image in images)
+    images = embedded_svgs(page)
+    assert [svg_root(image).get("width") for image in images] == ["500", "650"]
     assert "<script" not in page and "http://" not in page and "https://" not in page
 
 
 def test_html_shows_metrics_decision_checks_and_durations():
-    page = render_html(classification_run(), pngs={})
+    page = render_html(classification_run(), plots={})
     assert "candidate (v0002)" in page and "production (v0001)" in page
     assert "0.9712" in page and "0.9600" in page
     assert ">n_samples<" not in page  # a count, not a metric
@@ -172,7 +211,7 @@ def test_html_shows_metrics_decision_checks_and_durations():
 
 
 def test_html_shows_every_param_beside_productions_and_what_differs():
-    page = render_html(classification_run(), pngs={})
+    page = render_html(classification_run(), plots={})
     assert "sklearn.linear_model.LogisticRegression, as in production v0001, with other C." in page
     assert '<tr class="differs"><td>C</td><td>0.5</td><td>1.0</td></tr>' in page
     assert "<tr><td>max_iter</td><td>500</td><td>500</td></tr>" in page
@@ -181,16 +220,16 @@ def test_html_shows_every_param_beside_productions_and_what_differs():
 
     another = estimator_params({"estimator": "sklearn.ensemble.RandomForestClassifier"},
                                {"estimator": "sklearn.linear_model.LogisticRegression"})
-    page = render_html(classification_run(model_card={"estimator": another}), pngs={})
+    page = render_html(classification_run(model_card={"estimator": another}), plots={})
     assert "production v0001 is another estimator: sklearn.linear_model.LogisticRegression." in page
     first = estimator_params({"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 2.0}})
-    page = render_html(regression_run(model_card={"estimator": first}), pngs={})
+    page = render_html(regression_run(model_card={"estimator": first}), plots={})
     assert "sklearn.linear_model.Ridge; no production model to compare with." in page
     assert "<th>param</th><th>candidate</th></tr>" in page and "<tr><td>alpha</td><td>2.0</td></tr>" in page
 
 
 def test_html_durations_are_this_runs_with_wall_time_and_links_to_the_logs():
-    page = render_html(classification_run(), pngs={})
+    page = render_html(classification_run(), plots={})
     durations = page.split("<h2>Task durations</h2>")[1]
     assert "2 task(s) ran in this run, 3.00 s of wall time from the first one&#x27;s start" in durations
     assert "add up" not in durations  # one after the other: nothing ran in parallel
@@ -202,8 +241,8 @@ def test_html_durations_are_this_runs_with_wall_time_and_links_to_the_logs():
     parallel = classification_run(wall_seconds=1.2, durations=[
         {"task": "CrossValidate", "task_id": f"CrossValidate_{i}", "seconds": 1.0, "log": None,
          "started_at": f"2026-11-22T02:09:50.{i}00+00:00"} for i in range(2)])
-    assert "their own times add up to 2.00 s because they ran in parallel" in render_html(parallel, pngs={})
-    none_ran = render_html(classification_run(durations=[], wall_seconds=None), pngs={})
+    assert "their own times add up to 2.00 s because they ran in parallel" in render_html(parallel, plots={})
+    none_ran = render_html(classification_run(durations=[], wall_seconds=None), plots={})
     assert "No task ran in this run." in none_ran
 
 
@@ -219,9 +258,9 @@ def test_a_failed_validation_has_a_page_of_its_violations():
     assert "<tr><td>—</td><td>min_rows</td>" in page
     assert '<a href="../../../../runs/logs/ValidateData/digits/2026-01-02/a.log">log</a>' in page
 
-def test_html_given_pngs_does_not_draw():
-    page = render_html(classification_run(), pngs={"residuals": b"\x89PNG fake"})
-    assert embedded_pngs(page) == [b"\x89PNG fake"]
+def test_html_given_plots_does_not_draw():
+    page = render_html(classification_run(), plots={"residuals": "<svg>given</svg>"})
+    assert embedded_svgs(page) == ["<svg>given</svg>"]
 
 
 def test_strings_from_the_run_are_escaped():
@@ -232,7 +271,7 @@ def test_strings_from_the_run_are_escaped():
     run["validation"] = {**run["validation"], "passed": False,
                          "column_summary": {evil: {"dtype": "object", "min": evil, "nulls": 1}},
                          "violations": [{"column": evil, "rule": "nulls", "detail": evil}]}
-    page = render_html(run, pngs={})
+    page = render_html(run, plots={})
     assert "<script" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
@@ -254,7 +293,7 @@ def test_long_column_summaries_are_cut_at_30():
     summary = {f"pixel_{i}": {"dtype": "float64", "min": 0.0, "max": 16.0, "nulls": 0, "unique": 17}
                for i in range(35)}
     run["validation"] = {**run["validation"], "column_summary": summary}
-    page = render_html(run, pngs={})
+    page = render_html(run, plots={})
     assert "pixel_29" in page and "pixel_30" not in page
     assert "... and 5 more" in page
 
@@ -288,8 +327,13 @@ def test_text_summary_without_production_durations_or_history():
     assert re.search(r"rmse\s+53\.3000\s+—", text)
 
 
-def test_importing_the_module_does_not_import_matplotlib():
-    code = "import pipeline.report, sys; assert 'matplotlib' not in sys.modules"
+def test_drawing_a_report_imports_no_plotting_library():
+    code = ("import sys; from pipeline.plots import DRAW; "
+            "DRAW['confusion_matrix']({'labels': [0, 1], 'matrix': [[1, 2], [3, 4]]}); "
+            "DRAW['residuals']({'y_pred': [1.0, 2.0], 'residuals': [0.5, -0.5]}); "
+            "DRAW['metrics_over_dates']({'candidate': 'v1', 'panels': [{'metric': 'rmse', 'bounds': {'max': 3}, "
+            "'lower_is_better': True, 'points': [('2026-01-01', 'v1', 2.0, 'candidate')]}]}); "
+            "assert not {'matplotlib', 'numpy', 'pandas'} & set(sys.modules)")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
@@ -304,7 +348,7 @@ def test_a_backfill_is_drawn_in_date_order_and_other_workers_tasks_are_named():
 
     run = classification_run()
     run["durations"][1]["worker"] = "host-b pid 42"
-    page, text = render_html(run, pngs={}), text_summary(run, [])
+    page, text = render_html(run, plots={}), text_summary(run, [])
     assert "2 task(s) ran in this run (some by another worker on the same luigid)" in page
     assert "<td>TrainModel (by another worker: host-b pid 42)</td>" in page
     assert "TrainModel (by another worker: host-b pid 42):" in text

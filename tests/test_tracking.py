@@ -124,7 +124,7 @@ def test_a_sqlite_store_gets_every_version_its_model_the_report_and_the_champion
         (card["data"]["fingerprint"], card["task"]["id"], card["task"]["config_key"])
     assert tags["pipeline.status"] == ("production" if live == "v0002" else "rejected")
     artifacts = {a.path for a in state["client"].list_artifacts(mine.info.run_id, "report")}
-    assert {"report/report.html", "report/confusion_matrix.png", "report/metrics_over_dates.png"} <= artifacts
+    assert {"report/report.html", "report/confusion_matrix.svg", "report/metrics_over_dates.svg"} <= artifacts
 
     with _tracking_uri(uri):
         model = mlflow.sklearn.load_model(tags["pipeline.model_uri"])  # the very model the registry holds

@@ -24,7 +24,7 @@ logger = logging.getLogger("pipeline")
 
 class RunReport(ModelTask):
     """Everything a run decided, for people: reports/.../report.html (plots inside, and beside it
-    as PNGs) and run.json; attached to the version's MLflow run when MLflow is configured.
+    as SVG files) and run.json; attached to the version's MLflow run when MLflow is configured.
 
     The dataset and its validation report, the candidate's metrics beside production's, the
     gate's decision and reasons, plots, the metric across registry versions, and how long each
@@ -44,15 +44,15 @@ class RunReport(ModelTask):
         return [self.requires()["decision"], self.requires()["validation"]]
 
     def run(self):
-        from pipeline.report import plot_pngs, render_html
+        from pipeline.report import plot_svgs, render_html
 
         run = self.collect()
-        pngs = plot_pngs(run)
+        plots = plot_svgs(run)
         with self.commit() as tmp:
             write_json(tmp / self.RUN, {key: value for key, value in run.items() if key != "outcome"})
-            (tmp / self.HTML).write_text(render_html(run, pngs))
-            for name, png in pngs.items():
-                (tmp / f"{name}.png").write_bytes(png)
+            (tmp / self.HTML).write_text(render_html(run, plots))
+            for name, svg in plots.items():
+                (tmp / f"{name}.svg").write_text(svg)
         mirror(self.registry(), reports={run["candidate"]["version"]: self.output()})
 
     outcome_of = "deployment"

@@ -144,9 +144,10 @@ def test_the_run_report_shows_what_the_run_decided_and_report_prints_it(deployed
     assert positions == sorted(positions)
     metrics = ws.read_json("evaluations", "2026-01-01", "metrics.json")
     assert f"{metrics['accuracy']:.4f}" in html and "sklearn:digits" in html and "1797" in html
-    images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(images) == 2  # confusion matrix, accuracy across versions
-    assert all(base64.b64decode(image).startswith(b"\x89PNG") for image in images)
+    images = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert len(images) == 2  # confusion matrix, accuracy across versions, also beside the page as files
+    assert [base64.b64decode(image).decode() for image in images] == \
+        [(out / name).read_text() for name in ("confusion_matrix.svg", "metrics_over_dates.svg")]
 
     run = out.read_json("run.json")
     assert run["decision"] == ws.read_json("decisions", "2026-01-01", "decision.json")
