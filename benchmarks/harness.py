@@ -14,6 +14,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 FAULTS = REPO / "tests" / "faults"
+# Measured as users run: Python writes its bytecode caches and reuses them (a developer's shell
+# may turn that off, and every process would then compile the pipeline's modules afresh).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 @dataclass

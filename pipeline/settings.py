@@ -62,7 +62,8 @@ class pipeline(luigi.Config):  # noqa: N801  (luigi names a Config class after i
 
 def store():
     """The artifact store of data_dir (pipeline/storage)."""
-    return open_store(pipeline().data_dir, pipeline().cache_dir, pipeline().stale_temporaries_after)
+    settings = pipeline()
+    return open_store(settings.data_dir, settings.cache_dir, settings.stale_temporaries_after)
 
 
 def use_private_lock_dir() -> None:
