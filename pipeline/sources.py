@@ -27,8 +27,14 @@ HTTP_TIMEOUT = 30
 
 def read_source(source: str, *, sep: str | None = None, na_values: list[str] | None = None):
     """Return (frame, info); info records where the data came from, its sha256 and fingerprint."""
+    import pyarrow as pa
+
     table, info = read_table(source, sep=sep, na_values=na_values)
-    return table.to_pandas(), info
+    pa.default_memory_pool().release_unused()  # the parser's buffers: Arrow's allocator keeps what it freed
+    # each column's Arrow memory is freed once converted: the peak is one copy of the data, not two
+    frame = table.to_pandas(self_destruct=True, split_blocks=True)
+    pa.default_memory_pool().release_unused()
+    return frame, info
 
 
 def read_table(source: str, *, sep: str | None = None, na_values: list[str] | None = None,
@@ -68,12 +74,13 @@ def read_table(source: str, *, sep: str | None = None, na_values: list[str] | No
         path = Path(source)
         if not path.is_file():
             raise DataError(f"{source}: no such file")
-        payload = path.read_bytes()
-        name = path.name
-    table = parse_table(payload, name=name, label=source, sep=sep, na_values=na_values)
-    sha256 = hashlib.sha256(payload).hexdigest()
+        payload = None
+        table, sha256, size = _read_file(path, label=source, sep=sep, na_values=na_values)
+    if payload is not None:
+        table = parse_table(payload, name=name, label=source, sep=sep, na_values=na_values)
+        sha256, size = hashlib.sha256(payload).hexdigest(), len(payload)
     how = json.dumps({"sha256": sha256, "sep": sep, "na_values": na_values}, sort_keys=True)
-    info = {"source": source, "sha256": sha256, "bytes": len(payload),
+    info = {"source": source, "sha256": sha256, "bytes": size,
             "fingerprint": hashlib.sha256(how.encode()).hexdigest()}
     if tracked:
         info["dvc"] = tracked
@@ -130,24 +137,27 @@ def parse_bytes(payload: bytes, *, name: str, label: str, sep: str | None = None
     return parse_table(payload, name=name, label=label, sep=sep, na_values=na_values).to_pandas()
 
 
-def parse_table(payload: bytes, *, name: str, label: str, sep: str | None = None,
+def parse_table(payload: bytes | Path, *, name: str, label: str, sep: str | None = None,
                 na_values: list[str] | None = None):
-    """Parse CSV or Parquet bytes (by file suffix) into an Arrow table, refusing what cannot be trusted."""
+    """Parse CSV or Parquet bytes, or a local file, (by file suffix) into an Arrow table, refusing
+    what cannot be trusted."""
     import pyarrow as pa
 
     from pipeline.ml.data import duplicate_columns
 
-    if not payload:
+    if not (payload.stat().st_size if isinstance(payload, Path) else payload):
         raise DataError(f"{label}: the file is empty")
+    # Arrow parses blocks on every core from a file or a BufferReader (not from io.BytesIO)
+    readable = str(payload) if isinstance(payload, Path) else pa.BufferReader(payload)
     try:
         if name.lower().endswith(PARQUET_SUFFIXES):
             import pyarrow.parquet as pq
 
-            table = pq.read_table(pa.BufferReader(payload))
+            table = pq.read_table(readable)
         else:
             import pyarrow.csv as pcsv
 
-            if not payload.endswith(b"\n"):
+            if _last_byte(payload) != b"\n":
                 raise DataError(f"{label}: the last line does not end with a line break: the file looks cut off "
                                 "(still being written?); if it is complete, end it with a newline")
             parse = pcsv.ParseOptions(delimiter=sep) if sep else pcsv.ParseOptions()
@@ -155,8 +165,7 @@ def parse_table(payload: bytes, *, name: str, label: str, sep: str | None = None
             convert = pcsv.ConvertOptions(strings_can_be_null=True)
             if na_values:
                 convert.null_values = [*convert.null_values, *na_values]
-            # a BufferReader, not io.BytesIO: Arrow then parses blocks on every core
-            table = pcsv.read_csv(pa.BufferReader(payload), parse_options=parse, convert_options=convert)
+            table = pcsv.read_csv(readable, parse_options=parse, convert_options=convert)
         names = table.column_names
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError) as exc:
         raise DataError(f"{label}: cannot be read: {first_line(exc)}") from None
@@ -178,6 +187,31 @@ def parse_table(payload: bytes, *, name: str, label: str, sep: str | None = None
     if table.num_rows == 0:
         raise DataError(f"{label}: has a header but no data rows")
     return table
+
+
+def _read_file(path: Path, **how):
+    """(table, sha256, size) of a local file, parsed from the file itself rather than from a copy of
+    its bytes in memory; refused (to be tried again) when it changed between the parse and the hash."""
+    from pipeline.retry import TransientError
+    from pipeline.storage.base import sha256_file
+
+    def identity():
+        found = path.stat()
+        return found.st_ino, found.st_size, found.st_mtime_ns
+
+    before = identity()
+    table, sha256 = parse_table(path, name=path.name, **how), sha256_file(path)
+    if identity() != before:
+        raise TransientError(f"{how['label']}: changed while it was being read")
+    return table, sha256, before[1]
+
+
+def _last_byte(payload: bytes | Path) -> bytes:
+    if not isinstance(payload, Path):
+        return payload[-1:]
+    with open(payload, "rb") as fh:
+        fh.seek(-1, 2)
+        return fh.read(1)
 
 
 def fetch_url(url: str, *, timeout: float = HTTP_TIMEOUT) -> bytes:

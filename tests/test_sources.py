@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -118,6 +119,25 @@ def test_read_source_local_csv_records_sha256(tmp_path):
     # the fingerprint names the parsed content: the same bytes read another way differ
     assert read_source(str(path))[1]["fingerprint"] == fingerprint
     assert read_source(str(path), na_values=["x"])[1]["fingerprint"] != fingerprint
+
+
+def test_a_local_file_is_parsed_from_disk_and_refused_if_it_changes_while_read(tmp_path, monkeypatch):
+    import pipeline.storage.base
+    from pipeline.retry import TransientError
+
+    path = tmp_path / "data.csv"
+    path.write_bytes(CSV)
+    hash_file = pipeline.storage.base.sha256_file
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("the file was read into memory"))
+    assert read_source(str(path))[1]["sha256"] == hashlib.sha256(CSV).hexdigest()
+
+    def rewritten_then_hashed(target):  # another writer replaces the file between the parse and the hash
+        target.write_bytes(CSV + b"99,pro,3.5\n")
+        return hash_file(target)
+
+    monkeypatch.setattr(pipeline.storage.base, "sha256_file", rewritten_then_hashed)
+    with pytest.raises(TransientError, match=f"^{path}: changed while it was being read$"):
+        read_source(str(path))
 
 
 def test_read_source_missing_file(tmp_path):

@@ -273,11 +273,17 @@ def _is_text(series: pd.Series) -> bool:
 
 def _check_numeric_text(column, series, fail):
     values = series.dropna()
-    numbers = pd.to_numeric(values.astype(str), errors="coerce")
-    stray = numbers.isna()
-    if len(values) and stray.any() and 1 - stray.mean() >= NUMERIC_TEXT_SHARE:
-        fail(column, "numeric_text", f"{int(stray.sum())} of {len(values)} values are not numbers "
-             f"(e.g. {_examples(values, stray)}); list them in the dataset's na_values or fix the source")
+    try:
+        counts = values.value_counts()  # each distinct value once: a million rows are a few thousand values
+    except TypeError:  # unhashable values (lists from a nested Parquet column): as text
+        values = values.astype(str)
+        counts = values.value_counts()
+    stray = pd.to_numeric(counts.index.astype(str), errors="coerce").isna()
+    present, not_numbers = int(counts.sum()), int(counts[stray].sum())
+    if present and not_numbers and 1 - not_numbers / present >= NUMERIC_TEXT_SHARE:
+        fail(column, "numeric_text", f"{not_numbers} of {present} values are not numbers "
+             f"(e.g. {_examples(values, values.isin(counts.index[stray]))}); list them in the dataset's na_values "
+             "or fix the source")
 
 
 def describe_violations(dataset: str, violations: list[dict]) -> str:

@@ -2,7 +2,9 @@
 
 A column's kind comes from the dataset's `roles` when declared, else from its values:
 
-  numeric      numbers (not booleans)                    -> median-imputed, scaled for non-tree models
+  numeric      numbers (not booleans)                    -> median-imputed, scaled for non-tree models;
+                                                            HistGradientBoosting takes missing values
+                                                            as they are (it learns where they go)
   date         a timestamp or date type, or text whose   -> year, month, day, dayofweek, dayofyear
                every value is an ISO date (2024-05-31)      (and hour when any value has a time)
   categorical  text, booleans, anything else             -> by the rule below, or `encoding` per column
@@ -66,12 +68,20 @@ def is_date(series: pd.Series) -> bool:
     values = series.dropna()
     if values.empty:
         return False
-    import datetime as dt
-
-    if all(isinstance(v, dt.date) for v in values.head(100)):
-        return bool(values.map(lambda v: isinstance(v, dt.date)).all())
+    if _holds_dates(values):
+        return True
     text = values.astype(str)
     return bool(text.head(100).str.fullmatch(ISO_DATE).all() and text.str.fullmatch(ISO_DATE).all())
+
+
+def _holds_dates(values: pd.Series) -> bool:
+    """Whether every value (none missing) is a date or datetime object, as Parquet's date32 reads."""
+    import datetime as dt
+
+    if not all(isinstance(v, dt.date) for v in values.head(100)):
+        return False
+    kind = pd.api.types.infer_dtype(values, skipna=False)  # one pass in C
+    return kind in ("date", "datetime") or bool(values.map(lambda v: isinstance(v, dt.date)).all())
 
 
 def column_kinds(X: pd.DataFrame, roles: dict | None = None) -> dict[str, str]:
@@ -149,8 +159,8 @@ def date_format(series: pd.Series) -> str:
     month-first, then day-first: "31/05/2024" and "01/12/2022" are both day-first), else "mixed"
     (each value on its own). The plan records it from the training rows and every later batch is
     read the same way, so "06/08/2024" means the same day at training and at predict time."""
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return "ISO8601"
+    if pd.api.types.is_datetime64_any_dtype(series) or _holds_dates(series.dropna()):
+        return "ISO8601"  # not text: nothing to guess
     import warnings
 
     from pandas.tseries.api import guess_datetime_format
@@ -160,7 +170,7 @@ def date_format(series: pd.Series) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "parsing dates in %d/%m/%Y format when dayfirst=False"
         guesses = [guess_datetime_format(value, dayfirst=dayfirst)
-                   for value in values.dropna().astype(str).head(20) for dayfirst in (False, True)]
+                   for value in values.dropna().head(20).astype(str) for dayfirst in (False, True)]
     for how in dict.fromkeys(["ISO8601", *(g for g in guesses if g)]):
         if int(_read_dates(values, how).isna().sum()) == missing:
             return how
@@ -176,20 +186,30 @@ def _read_dates(values: pd.Series, how: str) -> pd.Series:
 
 
 def categories_of(series: pd.Series) -> pd.Series:
-    """A categorical column as text (missing stays missing): 3, 3.0 and "3" are one category."""
-    present = series.notna()
+    """A categorical column as text categories (missing stays missing): 3, 3.0 and "3" are one category.
+
+    Each distinct value is turned into text once, and the rows keep codes into those texts (a
+    pandas Categorical): a million rows of a few thousand values cost a few MB, not a Python
+    string per row."""
+    codes, uniques = pd.factorize(series)  # missing values: code -1
+    texts, positions = np.unique(_texts(pd.Series(uniques, dtype=series.dtype)).to_numpy(dtype=object),
+                                 return_inverse=True)
+    merged = np.where(codes >= 0, positions[np.maximum(codes, 0)], -1) if len(uniques) else codes
+    return pd.Series(pd.Categorical.from_codes(merged, categories=texts), index=series.index, name=series.name)
+
+
+def _texts(series: pd.Series) -> pd.Series:
+    """Each value's category text (no value missing)."""
     if pd.api.types.is_bool_dtype(series) or pd.api.types.is_integer_dtype(series):
-        text = series.astype(object).map(_category, na_action="ignore")
-    elif pd.api.types.is_float_dtype(series):
-        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        return series.astype(object).map(_category)
+    if pd.api.types.is_float_dtype(series):
+        values = series.to_numpy(dtype="float64")
         integral = np.isfinite(values) & (values == np.floor(values))
-        text = pd.Series(np.where(integral, np.nan_to_num(values).astype("int64").astype(str), values.astype(str)),
-                         index=series.index, dtype=object)
-    elif pd.api.types.is_string_dtype(series) and not pd.api.types.is_object_dtype(series):
-        text = series.astype(object)
-    else:
-        text = series.astype(object).map(_category, na_action="ignore")
-    return text.where(present, np.nan)
+        return pd.Series(np.where(integral, np.nan_to_num(values).astype("int64").astype(str), values.astype(str)),
+                         dtype=object)
+    if pd.api.types.is_string_dtype(series) and not pd.api.types.is_object_dtype(series):
+        return series.astype(object)
+    return series.astype(object).map(_category)
 
 
 def _category(value) -> str:
@@ -207,8 +227,11 @@ def as_categories(X):
 def as_numbers(X):
     """Numeric-role columns as floats: booleans become 0/1, numeric text its numbers."""
     frame = pd.DataFrame(X)
-    return frame.apply(lambda s: pd.to_numeric(s.astype("float64") if pd.api.types.is_bool_dtype(s) else s,
-                                               errors="coerce")).astype("float64")
+    out = np.empty(frame.shape, dtype="float64")  # filled column by column: no second copy of the block
+    for j, (_, series) in enumerate(frame.items()):
+        numbers = series.astype("float64") if pd.api.types.is_bool_dtype(series) else series
+        out[:, j] = pd.to_numeric(numbers, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return out
 
 
 class DateParts(TransformerMixin, BaseEstimator):
@@ -226,14 +249,15 @@ class DateParts(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         frame = pd.DataFrame(X)
-        columns = []
+        out = np.empty((len(frame), sum(len(parts) for parts in self.parts)), dtype="float64")
         formats = self.formats or [None] * len(self.parts)
+        j = 0
         for name, parts, how in zip(frame.columns, self.parts, formats):
             stamps = as_timestamps(frame[name], how)
             for part in parts:
-                columns.append(getattr(stamps.dt, _ATTRIBUTE.get(part, part)).astype("float64")
-                               .to_numpy(na_value=np.nan))
-        return np.column_stack(columns) if columns else np.empty((len(frame), 0))
+                out[:, j] = getattr(stamps.dt, _ATTRIBUTE.get(part, part)).to_numpy(dtype="float64", na_value=np.nan)
+                j += 1
+        return out
 
     def get_feature_names_out(self, input_features=None):
         names = self.feature_names_in_ if input_features is None else input_features
@@ -272,6 +296,9 @@ def build_preprocessor(plan: dict[str, dict], *, learner: str = "linear", scale:
         "target": [to_text, ("encode", TargetEncoder(
             target_type="continuous" if kind == "regression" else "auto", cv=splitter))],
     }
+    if learner == "native":  # it splits missing values off by itself: imputing would only cost time and memory
+        for key in ("numeric", "date"):
+            blocks[key] = [step for step in blocks[key] if step[0] != "impute"]
     if scale:
         for key in ("numeric", "target"):
             blocks[key].append(("scale", StandardScaler()))

@@ -11,6 +11,9 @@ from pipeline.ml.data import plain
 # measured in the model's own (scaled) feature space on a larger seeded sample: steadier, and
 # defined for text columns too.
 SILHOUETTE_SAMPLE = 1000
+# Rows scored at a time: the model's intermediate arrays (a one-hot block, a tree model's own
+# copy of its input) stay the size of this many rows however many are scored.
+SCORING_CHUNK = 100_000
 
 
 def predict_frame(model, X: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -18,10 +21,20 @@ def predict_frame(model, X: pd.DataFrame, kind: str) -> pd.DataFrame:
     predict (DBSCAN) gives the labels it found for the rows it was fitted on, which X must be."""
     from pipeline.ml.models import can_score_new_rows, fitted_labels
 
-    labels = model.predict(X) if can_score_new_rows(model) else fitted_labels(model, X)
-    out = pd.DataFrame({"prediction": labels}, index=X.index)
+    if not can_score_new_rows(model):
+        return pd.DataFrame({"prediction": fitted_labels(model, X)}, index=X.index)
+    chunks = [_predict_rows(model, X.iloc[start:start + SCORING_CHUNK], kind)
+              for start in range(0, len(X), SCORING_CHUNK)]
+    return pd.concat(chunks) if len(chunks) != 1 else chunks[0]
+
+
+def _predict_rows(model, X: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """As Pipeline.predict and predict_proba, with the preprocessing done once for both."""
+    steps, final = (model[:-1], model[-1]) if hasattr(model, "steps") else (None, model)
+    features = steps.transform(X) if steps is not None else X
+    out = pd.DataFrame({"prediction": final.predict(features)}, index=X.index)
     if kind == "classification" and hasattr(model, "predict_proba"):
-        proba = model.predict_proba(X)
+        proba = final.predict_proba(features)
         for i, label in enumerate(model.classes_):
             out[f"proba_{label}"] = proba[:, i]
     return out
@@ -47,29 +60,37 @@ def evaluate(model, X: pd.DataFrame, y: pd.Series | None, kind: str) -> tuple[di
 
 
 def classification_metrics(y_true, y_pred, proba=None, classes=()) -> dict:
-    labels = sorted(set(np.unique(y_true)) | set(np.unique(y_pred)), key=str)
+    """Scored on integer codes of the labels (the same numbers; text labels sort and compare slowly)."""
+    labels = sorted(set(pd.unique(np.asarray(y_true))) | set(pd.unique(np.asarray(y_pred))), key=str)
+    true, pred = _codes(y_true, labels), _codes(y_pred, labels)
+    every = list(range(len(labels)))
     values = {
-        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, y_pred)),
-        "f1_macro": float(skm.f1_score(y_true, y_pred, average="macro", zero_division=0)),
+        "accuracy": float(skm.accuracy_score(true, pred)),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(true, pred)),
+        "f1_macro": float(skm.f1_score(true, pred, average="macro", zero_division=0)),
         "confusion_matrix": {
             "labels": [plain(v) for v in labels],
-            "matrix": skm.confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+            "matrix": skm.confusion_matrix(true, pred, labels=every).tolist(),
         },
     }
-    auc = _roc_auc(y_true, proba, classes)
+    auc = _roc_auc(y_true, proba, list(classes))
     if auc is not None:
         values["roc_auc"] = auc
     return values
 
 
-def _roc_auc(y_true, proba, classes):
+def _codes(values, labels: list) -> np.ndarray:
+    return pd.Categorical(np.asarray(values), categories=labels).codes
+
+
+def _roc_auc(y_true, proba, classes: list):
     """ROC AUC where it is defined: probabilities known and every model class seen in y_true."""
-    if proba is None or len(classes) < 2 or set(np.unique(y_true)) != set(classes):
+    if proba is None or len(classes) < 2 or set(pd.unique(np.asarray(y_true))) != set(classes):
         return None
+    true = _codes(y_true, classes)  # column i of proba is classes[i]
     if len(classes) == 2:
-        return float(skm.roc_auc_score(y_true, proba[:, 1], labels=classes))
-    return float(skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes))
+        return float(skm.roc_auc_score(true, proba[:, 1]))
+    return float(skm.roc_auc_score(true, proba, multi_class="ovr", labels=list(range(len(classes)))))
 
 
 def regression_metrics(y_true, y_pred) -> dict:

@@ -7,6 +7,7 @@ Pipeline's `steps`), and a table with `function` names a numpy ufunc (Transforme
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 
 import numpy as np
@@ -174,16 +175,38 @@ def build_model(spec: dict, X: pd.DataFrame, kind: str, *, roles: dict | None = 
 
 
 def fit_model(spec: dict, X: pd.DataFrame, y: pd.Series | None, kind: str, **columns) -> tuple[Pipeline, dict]:
-    """(fitted pipeline, encoding plan); `columns`: the dataset's roles, encoding and seed."""
+    """(fitted pipeline, encoding plan); `columns`: the dataset's roles, encoding and seed. A
+    clusterer is fitted without y (which only scores it)."""
+    y = None if kind == "clustering" else y
+    model, plan, features = fit_preprocessing(spec, X, y, kind, **columns)
+    return fit_estimator(model, features, y, spec), plan
+
+
+def fit_preprocessing(spec: dict, X: pd.DataFrame, y: pd.Series | None, kind: str, **columns):
+    """The first half of fit_model: (pipeline, plan, X's features as the estimator takes them), the
+    preprocessing fitted; y: None for a clusterer. A caller that lets go of X before fit_estimator
+    frees the rows while the estimator fits (on a million rows, a few hundred MB of the peak)."""
     model, plan = build_model(spec, X, kind, **columns)
-    try:
-        if kind == "clustering":
-            model.fit(X)
+    with _fit_errors(spec):
+        return model, plan, model[:-1].fit_transform(X, y)
+
+
+def fit_estimator(model: Pipeline, features, y: pd.Series | None, spec: dict) -> Pipeline:
+    """The second half: the estimator fitted on the features, as Pipeline.fit does it."""
+    with _fit_errors(spec):
+        if y is None:
+            model[-1].fit(features)
         else:
-            model.fit(X, y)
+            model[-1].fit(features, y)
+    return model
+
+
+@contextlib.contextmanager
+def _fit_errors(spec: dict):
+    try:
+        yield
     except (TypeError, ValueError) as exc:
         raise ModelSpecError(f"estimator '{spec['estimator']}' failed to fit: {exc}") from None
-    return model, plan
 
 
 def can_score_new_rows(model) -> bool:

@@ -37,7 +37,7 @@ class EvaluateModel(ModelTask):
         target = self.data_spec()["target"]
         if not target or target not in test_rows.columns:
             return None
-        return baseline_metrics(self.rows("train")[target], test_rows[target], kind)
+        return baseline_metrics(self.rows("train", columns=[target])[target], test_rows[target], kind)
 
     def predictions(self):
         """The committed predictions, indexed by the row's position in the source."""

@@ -58,8 +58,9 @@ class ModelTask(DatasetModel, PipelineTask):
     def split(self) -> SplitData:
         return SplitData(dataset=self.dataset, date=self.date)
 
-    def rows(self, part: str):
+    def rows(self, part: str, columns: list[str] | None = None):
         """The rows this model is fitted ("train") or scored ("test") on; fit_on = "all" uses every row.
+        `columns`: only these (and the index), when that is all the caller needs.
 
         Every row, in source order: k-means++ seeding depends on row order, and the digits demo
         this reproduces fits the rows as load_digits returns them.
@@ -68,8 +69,9 @@ class ModelTask(DatasetModel, PipelineTask):
 
         split = self.split().output()
         if self.model_spec()["fit_on"] == "all":
-            return pd.concat([read_frame(split / SplitData.file(p)) for p in SplitData.PARTS]).sort_index()
-        return read_frame(split / SplitData.file(part))
+            parts = [read_frame(split / SplitData.file(p), columns) for p in SplitData.PARTS]
+            return pd.concat(parts).sort_index()
+        return read_frame(split / SplitData.file(part), columns)
 
     def score(self, model, rows, kind: str):
         """(metrics, predictions) of `model` on split rows (features and target)."""

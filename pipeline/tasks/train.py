@@ -9,6 +9,7 @@ from pipeline.errors import ConfigError
 from pipeline.formats import now, read_json, write_json
 from pipeline.ml.search import grid_points, search_summary, with_point
 from pipeline.registry import CARD_FILE, MODEL_FILE, TRAIN_ROWS_FILE
+from pipeline.tasks.base import release_memory
 from pipeline.tasks.model import ModelTask
 
 logger = logging.getLogger("pipeline")
@@ -162,7 +163,7 @@ class TrainModel(TrainingTask):
         from pipeline.ml.data import row_hashes
         from pipeline.ml.drift import profile
         from pipeline.ml.features import describe_plan
-        from pipeline.ml.models import fit_model
+        from pipeline.ml.models import fit_estimator, fit_preprocessing
         from pipeline.provenance import provenance
         from pipeline.storage import sha256_file
 
@@ -171,20 +172,26 @@ class TrainModel(TrainingTask):
             search = search_summary([point.read_json(CrossValidate.CV) for point in self.input()["search"]])
             spec = with_point(self.candidates()[search["best_model"]], search["best"])
         kind, rows, X, y = self.training_data(spec)
-        started = time.time()
-        with self.progress(f"fitting {spec['estimator']} on {len(X)} rows"):
-            model, plan = fit_model(spec, X, y, kind, **self.columns())
-        seconds = time.time() - started
+        n_train, y = len(X), None if kind == "clustering" or y is None else y.copy()  # not a view of the rows
+        with self.progress(f"fitting {spec['estimator']} on {n_train} rows"):
+            started = time.time()
+            model, plan, features = fit_preprocessing(spec, X, y, kind, **self.columns())
+            seconds = time.time() - started
+            hashes, rows_profile = row_hashes(rows), profile(X, {name: e["kind"] for name, e in plan.items()})
+            del rows, X  # the estimator fits on the features alone: the rows' memory goes back
+            release_memory()
+            started = time.time()
+            model = fit_estimator(model, features, y, spec)
+            seconds += time.time() - started
         logger.info("%s/%s: fitted %s; features: %s", self.dataset, self.model, spec["estimator"], describe_plan(plan))
         self.set_status_message(f"fitted in {seconds:.1f}s; writing the model and its card")
         joblib.dump(model, tmp / self.MODEL)
-        np.save(tmp / self.TRAIN_ROWS, row_hashes(rows))
+        np.save(tmp / self.TRAIN_ROWS, hashes)
         write_json(tmp / self.CARD, model_card(
             identity=self.identity(), dataset=self.dataset, model=self.model, kind=kind, data_spec=self.data_spec(),
-            snapshot=self.split().snapshot(), spec=spec, plan=plan, n_train=len(X),
+            snapshot=self.split().snapshot(), spec=spec, plan=plan, n_train=n_train,
             model_sha256=sha256_file(tmp / self.MODEL),
-            search=search, provenance=provenance(), trained_at=now(), seconds=seconds,
-            profile=profile(X, {name: entry["kind"] for name, entry in plan.items()})))
+            search=search, provenance=provenance(), trained_at=now(), seconds=seconds, profile=rows_profile))
 
     def reuse(self, earlier, tmp):
         """Take an earlier date's model trained on the same content, after checking its bytes."""

@@ -11,7 +11,7 @@ Points:
     manifest:<stage>        in a task's commit, every file written, before its manifest
     committing:<stage>      manifest written, before the directory is renamed into place (or uploaded)
     uploading:<stage>       S3 only: every file uploaded, the manifest not yet
-    fit                     inside TrainModel's fit
+    fit                     inside TrainModel's fit, as the estimator starts fitting
     history:<event>         in the registry, just before a history line for <event> is written
                             (for "promoted": production.json was already replaced)
     written:<name>          scoring: the output file <name> written aside, not yet renamed into place
@@ -74,11 +74,11 @@ def _install() -> None:
             reached(f"uploading:{key.split('/')[0]}")
         put_file(self, path, key, only_if_absent=only_if_absent)
 
-    fit_model = models.fit_model
+    fit_estimator = models.fit_estimator
 
-    def patched_fit_model(*args, **kwargs):
+    def patched_fit_estimator(*args, **kwargs):
         reached("fit")
-        return fit_model(*args, **kwargs)
+        return fit_estimator(*args, **kwargs)
 
     append = registry.Registry._append
 
@@ -101,7 +101,7 @@ def _install() -> None:
     local.LocalStore.publish = before_publish(local.LocalStore.publish)
     s3.S3Store.publish = before_publish(s3.S3Store.publish)
     s3.S3Store.put_file = patched_put_file
-    models.fit_model = patched_fit_model
+    models.fit_estimator = patched_fit_estimator
     registry.Registry._append = patched_append
 
 

@@ -209,3 +209,25 @@ def test_evaluate_kmeans_reports_inertia_and_label_agreement():
     assert "v_measure" not in unlabelled
     assert "inertia" in unlabelled and "silhouette" in unlabelled
     assert "actual" not in predictions.columns
+
+
+@pytest.mark.parametrize("estimator, kind", [
+    ("sklearn.ensemble.HistGradientBoostingClassifier", "classification"),
+    ("sklearn.linear_model.Ridge", "regression"),
+    ("sklearn.cluster.KMeans", "clustering"),
+])
+def test_rows_are_scored_in_chunks_exactly_as_the_pipeline_scores_them_at_once(monkeypatch, estimator, kind):
+    import pipeline.ml.metrics
+    from pipeline.ml.metrics import predict_frame
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=250), "plan": rng.choice(["x", "y", "z"], 250)}, index=range(1000, 1250))
+    y = pd.Series((X["a"] > 0).astype(int) if kind == "classification" else X["a"] * 3, index=X.index)
+    params = {"n_clusters": 3, "n_init": 2, "random_state": 0} if kind == "clustering" else {}
+    model, _ = fit_model({"estimator": estimator, "params": params}, X, None if kind == "clustering" else y, kind)
+    monkeypatch.setattr(pipeline.ml.metrics, "SCORING_CHUNK", 60)  # 5 chunks, the last of 10 rows
+    scored = predict_frame(model, X, kind)
+    assert scored.index.equals(X.index)
+    assert (scored["prediction"].to_numpy() == model.predict(X)).all()
+    if kind == "classification":
+        assert (scored[["proba_0", "proba_1"]].to_numpy() == model.predict_proba(X)).all()
