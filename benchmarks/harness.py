@@ -28,7 +28,10 @@ class Result:
 
 
 def run(cmd: list[str], env: dict | None = None, cwd: Path = REPO) -> Result:
-    """Run a process to the end; its own wall time and peak resident memory (not its children's)."""
+    """Run a process to the end; its own wall time and peak resident memory (not its children's).
+
+    Linux counts a child's peak from this process's size when it forks, so a benchmark keeps its
+    own process small (run_all.py runs each in a fresh one) or every peak would read as its size."""
     with tempfile.TemporaryFile() as out:
         started = time.perf_counter()
         process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)

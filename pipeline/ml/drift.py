@@ -41,7 +41,7 @@ def profile(X: pd.DataFrame, kinds: dict[str, str]) -> dict:
             edges = np.unique(np.quantile(values, np.linspace(0, 1, BINS + 1)[1:-1])) if len(values) else np.array([])
             entry |= {"edges": edges.tolist(), "shares": _bin_shares(values, edges).tolist()}
         elif kind != "date":
-            counts = _labels(column).value_counts()
+            counts = _label_counts(column)
             kept = (counts.head(BINS - 1) / max(counts.sum(), 1)).to_dict()
             entry |= {"shares": {**kept, OTHER: 1.0 - sum(kept.values()) if len(counts) > len(kept) else 0.0},
                       "known": sorted(counts.index) if len(counts) <= MAX_KNOWN else None}
@@ -49,11 +49,13 @@ def profile(X: pd.DataFrame, kinds: dict[str, str]) -> dict:
     return found
 
 
-def _labels(column: pd.Series) -> pd.Series:
-    """A categorical column's values as the encoder sees them (3, 3.0 and "3" are one), missing left out."""
+def _label_counts(column: pd.Series) -> pd.Series:
+    """Rows per category of a categorical column as the encoder sees them (3, 3.0 and "3" are one),
+    most frequent first, missing left out: counted on codes, each distinct value made text once."""
     from pipeline.ml.features import categories_of
 
-    return categories_of(column).dropna().astype(str)
+    counts = categories_of(column).value_counts()
+    return counts[counts > 0].rename(index=str)
 
 
 def _bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -84,13 +86,13 @@ def compare(reference: dict, X: pd.DataFrame) -> dict:
             values = pd.to_numeric(column, errors="coerce").dropna().to_numpy(dtype=float)
             result["psi"] = psi(ref["shares"], _bin_shares(values, np.asarray(ref["edges"]))) if len(values) else None
         else:
-            seen = _labels(column)
+            counts = _label_counts(column)
+            seen = int(counts.sum())
             if ref.get("known") is not None:
-                result["unseen"] = float((~seen.isin(set(ref["known"]))).mean()) if len(seen) else 0.0
-            top = set(ref["shares"]) - {OTHER}
-            shares = seen.where(seen.isin(top), OTHER).value_counts(normalize=True)
-            result["psi"] = psi(list(ref["shares"].values()), [float(shares.get(cat, 0.0)) for cat in ref["shares"]]) \
-                if len(seen) else None
+                result["unseen"] = float(counts[~counts.index.isin(ref["known"])].sum() / seen) if seen else 0.0
+            top = {cat: float(counts.get(cat, 0)) / max(seen, 1) for cat in ref["shares"] if cat != OTHER}
+            shares = {**top, OTHER: 1.0 - sum(top.values())}
+            result["psi"] = psi(list(ref["shares"].values()), [shares[cat] for cat in ref["shares"]]) if seen else None
         columns[name] = result
     scored = {name: c["psi"] for name, c in columns.items() if c.get("psi") is not None}
     worst = max(scored, key=scored.get) if scored else None
