@@ -191,7 +191,11 @@ def categories_of(series: pd.Series) -> pd.Series:
     Each distinct value is turned into text once, and the rows keep codes into those texts (a
     pandas Categorical): a million rows of a few thousand values cost a few MB, not a Python
     string per row."""
-    codes, uniques = pd.factorize(series)  # missing values: code -1
+    try:
+        codes, uniques = pd.factorize(series)  # missing values: code -1
+    except TypeError:  # unhashable values (lists from a nested Parquet column): by their text
+        series = series.astype(object).map(_category, na_action="ignore")
+        codes, uniques = pd.factorize(series)
     texts, positions = np.unique(_texts(pd.Series(uniques, dtype=series.dtype)).to_numpy(dtype=object),
                                  return_inverse=True)
     merged = np.where(codes >= 0, positions[np.maximum(codes, 0)], -1) if len(uniques) else codes

@@ -24,7 +24,7 @@ def predict_frame(model, X: pd.DataFrame, kind: str) -> pd.DataFrame:
     if not can_score_new_rows(model):
         return pd.DataFrame({"prediction": fitted_labels(model, X)}, index=X.index)
     chunks = [_predict_rows(model, X.iloc[start:start + SCORING_CHUNK], kind)
-              for start in range(0, len(X), SCORING_CHUNK)]
+              for start in range(0, max(len(X), 1), SCORING_CHUNK)]
     return pd.concat(chunks) if len(chunks) != 1 else chunks[0]
 
 

@@ -536,3 +536,13 @@ def test_the_date_format_found_on_the_training_rows_reads_every_later_batch():
     batch = pd.DataFrame({"d": ["06/08/2024"]})  # on its own it would read as June 8th
     assert as_timestamps(batch["d"]).tolist() == [pd.Timestamp("2024-06-08")]
     assert preprocessor.transform(batch)[0][:3].tolist() == [2024.0, 8.0, 6.0]  # 6 August, as in training
+
+
+def test_categories_are_text_once_per_distinct_value_even_for_unhashable_values():
+    from pipeline.ml.features import categories_of
+
+    mixed = categories_of(pd.Series([3, 3.0, "3", None, "a", True], dtype=object))
+    assert list(mixed.astype(object)[[0, 1, 2, 4, 5]]) == ["3", "3", "3", "a", "True"] and pd.isna(mixed[3])
+    assert isinstance(mixed.dtype, pd.CategoricalDtype) and list(mixed.cat.categories) == ["3", "True", "a"]
+    nested = categories_of(pd.Series([[1, 2], [3], None, [1, 2]], dtype=object))  # a list column of a Parquet file
+    assert list(nested.astype(object)[[0, 1, 3]]) == ["[1, 2]", "[3]", "[1, 2]"] and nested.nunique() == 2
