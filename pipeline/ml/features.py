@@ -191,11 +191,9 @@ def categories_of(series: pd.Series) -> pd.Series:
     Each distinct value is turned into text once, and the rows keep codes into those texts (a
     pandas Categorical): a million rows of a few thousand values cost a few MB, not a Python
     string per row."""
-    try:
-        codes, uniques = pd.factorize(series)  # missing values: code -1
-    except TypeError:  # unhashable values (lists from a nested Parquet column): by their text
-        series = series.astype(object).map(_category, na_action="ignore")
-        codes, uniques = pd.factorize(series)
+    if pd.api.types.is_object_dtype(series):  # mixed values (to factorize True is 1) or unhashable ones: text first
+        series = series.map(_category, na_action="ignore")
+    codes, uniques = pd.factorize(series)  # missing values: code -1
     texts, positions = np.unique(_texts(pd.Series(uniques, dtype=series.dtype)).to_numpy(dtype=object),
                                  return_inverse=True)
     merged = np.where(codes >= 0, positions[np.maximum(codes, 0)], -1) if len(uniques) else codes
@@ -268,6 +266,35 @@ class DateParts(TransformerMixin, BaseEstimator):
         return np.asarray([f"{name}_{part}" for name, parts in zip(names, self.parts) for part in parts], dtype=object)
 
 
+class EmptyColumns(TransformerMixin, BaseEstimator):
+    """What SimpleImputer does with columns missing in every training row, and nothing else: they
+    are dropped (keep=False) or all 0 (keep=True); other missing values pass through as they are."""
+
+    def __init__(self, keep: bool = False):
+        self.keep = keep
+
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype="float64")
+        self.empty_ = np.isnan(X).all(axis=0)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, dtype="float64")
+        if not self.empty_.any():
+            return X
+        if not self.keep:
+            return X[:, ~self.empty_]
+        X = X.copy()
+        X[:, self.empty_] = 0.0
+        return X
+
+    def get_feature_names_out(self, input_features=None):
+        names = np.asarray(input_features if input_features is not None else
+                           [f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        return names if self.keep else names[~self.empty_]
+
+
 def build_preprocessor(plan: dict[str, dict], *, learner: str = "linear", scale: bool = True, seed: int = 0,
                        kind: str = "regression") -> ColumnTransformer:
     """The ColumnTransformer a plan describes; natively categorical (ordinal) columns come first.
@@ -301,8 +328,8 @@ def build_preprocessor(plan: dict[str, dict], *, learner: str = "linear", scale:
             target_type="continuous" if kind == "regression" else "auto", cv=splitter))],
     }
     if learner == "native":  # it splits missing values off by itself: imputing would only cost time and memory
-        for key in ("numeric", "date"):
-            blocks[key] = [step for step in blocks[key] if step[0] != "impute"]
+        blocks["numeric"][-1] = ("empty", EmptyColumns(keep=False))
+        blocks["date"][-1] = ("empty", EmptyColumns(keep=True))
     if scale:
         for key in ("numeric", "target"):
             blocks[key].append(("scale", StandardScaler()))

@@ -60,10 +60,14 @@ def evaluate(model, X: pd.DataFrame, y: pd.Series | None, kind: str) -> tuple[di
 
 
 def classification_metrics(y_true, y_pred, proba=None, classes=()) -> dict:
-    """Scored on integer codes of the labels (the same numbers; text labels sort and compare slowly)."""
+    """Scored on integer codes of the labels (the same numbers; text labels sort and compare slowly),
+    or on the labels themselves when they are of mixed kinds (True and 1, "1" and 1): compared as
+    scikit-learn compares them, which also refuses text mixed with numbers."""
     labels = sorted(set(pd.unique(np.asarray(y_true))) | set(pd.unique(np.asarray(y_pred))), key=str)
     true, pred = _codes(y_true, labels), _codes(y_pred, labels)
     every = list(range(len(labels)))
+    if (true < 0).any() or (pred < 0).any() or len({isinstance(label, str) for label in labels}) > 1:
+        true, pred, every = np.asarray(y_true), np.asarray(y_pred), labels
     values = {
         "accuracy": float(skm.accuracy_score(true, pred)),
         "balanced_accuracy": float(skm.balanced_accuracy_score(true, pred)),
@@ -80,17 +84,20 @@ def classification_metrics(y_true, y_pred, proba=None, classes=()) -> dict:
 
 
 def _codes(values, labels: list) -> np.ndarray:
-    return pd.Categorical(np.asarray(values), categories=labels).codes
+    """Each value's position in labels; -1 where it is none of them."""
+    return pd.Index(labels, dtype=object).get_indexer(np.asarray(values, dtype=object))
 
 
 def _roc_auc(y_true, proba, classes: list):
     """ROC AUC where it is defined: probabilities known and every model class seen in y_true."""
     if proba is None or len(classes) < 2 or set(pd.unique(np.asarray(y_true))) != set(classes):
         return None
-    true = _codes(y_true, classes)  # column i of proba is classes[i]
+    true, labels = _codes(y_true, classes), list(range(len(classes)))  # column i of proba is classes[i]
+    if (true < 0).any():  # labels of another kind than the classes (True and 1): as scikit-learn compares them
+        true, labels = np.asarray(y_true), classes
     if len(classes) == 2:
-        return float(skm.roc_auc_score(true, proba[:, 1]))
-    return float(skm.roc_auc_score(true, proba, multi_class="ovr", labels=list(range(len(classes)))))
+        return float(skm.roc_auc_score(true, proba[:, 1], labels=labels))
+    return float(skm.roc_auc_score(true, proba, multi_class="ovr", labels=labels))
 
 
 def regression_metrics(y_true, y_pred) -> dict:

@@ -544,5 +544,8 @@ def test_categories_are_text_once_per_distinct_value_even_for_unhashable_values(
     mixed = categories_of(pd.Series([3, 3.0, "3", None, "a", True], dtype=object))
     assert list(mixed.astype(object)[[0, 1, 2, 4, 5]]) == ["3", "3", "3", "a", "True"] and pd.isna(mixed[3])
     assert isinstance(mixed.dtype, pd.CategoricalDtype) and list(mixed.cat.categories) == ["3", "True", "a"]
+    # True == 1 to a hash table; as categories they stay apart, whichever comes first
+    for values in ([1, True, 0, False], [True, 1, 0, False]):
+        assert sorted(categories_of(pd.Series(values, dtype=object)).astype(object)) == ["0", "1", "False", "True"]
     nested = categories_of(pd.Series([[1, 2], [3], None, [1, 2]], dtype=object))  # a list column of a Parquet file
     assert list(nested.astype(object)[[0, 1, 3]]) == ["[1, 2]", "[3]", "[1, 2]"] and nested.nunique() == 2

@@ -231,3 +231,30 @@ def test_rows_are_scored_in_chunks_exactly_as_the_pipeline_scores_them_at_once(m
     assert (scored["prediction"].to_numpy() == model.predict(X)).all()
     if kind == "classification":
         assert (scored[["proba_0", "proba_1"]].to_numpy() == model.predict_proba(X)).all()
+
+
+@pytest.mark.parametrize("truth, predicted", [
+    ([1, 0, 1, 0], [True, False, False, False]), ([True, False, True, False], [1, 0, 0, 0]),
+    (["no", "yes", "yes", "no"], ["no", "yes", "no", "no"]), ([3, 1, 3, 1], [3, 1, 1, 1]),
+])
+def test_metrics_on_codes_equal_scikit_learns_on_the_labels_whatever_their_kind(truth, predicted):
+    from sklearn import metrics as skm
+
+    from pipeline.ml.metrics import classification_metrics
+
+    truth, predicted = np.array(truth), np.array(predicted)
+    classes = sorted(set(truth.tolist()), key=str)
+    proba = np.array([[0.2, 0.8], [0.9, 0.1], [0.6, 0.4], [0.7, 0.3]])
+    found = classification_metrics(truth, predicted, proba, classes)
+    assert found["accuracy"] == skm.accuracy_score(truth, predicted) == 0.75
+    assert found["balanced_accuracy"] == skm.balanced_accuracy_score(truth, predicted)
+    assert found["f1_macro"] == skm.f1_score(truth, predicted, average="macro", zero_division=0)
+    assert found["confusion_matrix"]["matrix"] == [[2, 0], [1, 1]]
+    assert found["roc_auc"] == skm.roc_auc_score(truth, proba[:, 1], labels=classes)
+
+
+def test_text_labels_mixed_with_numbers_are_refused_as_scikit_learn_refuses_them():
+    from pipeline.ml.metrics import classification_metrics
+
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        classification_metrics(np.array([0, 1]), np.array(["0", "1"], dtype=object))

@@ -136,6 +136,16 @@ def test_histgradientboosting_is_given_missing_values_as_they_are_and_splits_the
     assert (model.predict(X) == y).all()
 
 
+def test_histgradientboosting_drops_a_column_missing_in_every_training_row_as_the_imputer_did():
+    X = pd.DataFrame({"num": [1.0, 2.0, 3.0, 4.0] * 5, "new_field": [np.nan] * 20, "day": [None] * 20})
+    y = pd.Series([0, 0, 1, 1] * 5)
+    model, _ = fit_model({"estimator": "sklearn.ensemble.HistGradientBoostingClassifier", "params": {"max_iter": 5}},
+                         X, y, "classification", roles={"day": "date"})
+    assert "new_field" not in model[0].get_feature_names_out()  # dropped; the empty date's parts are kept as 0
+    later = X.assign(new_field=7.0)  # filled in the rows scored later
+    assert list(model.predict(later)) == list(model.predict(X))
+
+
 def test_scale_in_the_spec_overrides_the_default():
     X, _ = mixed_frame()
     tree, plan = build_model({"estimator": "sklearn.tree.DecisionTreeClassifier", "scale": True}, X, "classification")
