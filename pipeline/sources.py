@@ -27,14 +27,20 @@ HTTP_TIMEOUT = 30
 
 def read_source(source: str, *, sep: str | None = None, na_values: list[str] | None = None):
     """Return (frame, info); info records where the data came from, its sha256 and fingerprint."""
-    import pyarrow as pa
-
     table, info = read_table(source, sep=sep, na_values=na_values)
-    pa.default_memory_pool().release_unused()  # the parser's buffers: Arrow's allocator keeps what it freed
+    release_memory()  # the parser's buffers
     # each column's Arrow memory is freed once converted: the peak is one copy of the data, not two
     frame = table.to_pandas(self_destruct=True, split_blocks=True)
-    pa.default_memory_pool().release_unused()
+    release_memory()
     return frame, info
+
+
+def release_memory() -> None:
+    """Give back to the system what Arrow's allocator freed: it keeps it otherwise, and a frame's
+    text columns live there (pandas' str dtype), so a dropped frame would not lower the peak."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def read_table(source: str, *, sep: str | None = None, na_values: list[str] | None = None,

@@ -267,14 +267,9 @@ def read_frame(path, columns: list[str] | None = None):
     column by column: the peak is about one copy of the data, not the Arrow table beside the frame."""
     import pyarrow.parquet as pq
 
+    from pipeline.sources import release_memory
+
     frame = pq.read_pandas(path, columns=columns).to_pandas(self_destruct=True, split_blocks=True)
     release_memory()
     return frame
 
-
-def release_memory() -> None:
-    """Give back to the system what Arrow's allocator freed: it keeps it otherwise, and a frame's
-    text columns live there (pandas' str dtype), so a dropped frame would not lower the peak."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()

@@ -9,7 +9,7 @@ from pipeline.errors import ConfigError
 from pipeline.formats import now, read_json, write_json
 from pipeline.ml.search import grid_points, search_summary, with_point
 from pipeline.registry import CARD_FILE, MODEL_FILE, TRAIN_ROWS_FILE
-from pipeline.tasks.base import release_memory
+from pipeline.sources import release_memory
 from pipeline.tasks.model import ModelTask
 
 logger = logging.getLogger("pipeline")
