@@ -59,6 +59,33 @@ class pipeline(luigi.Config):  # noqa: N801  (luigi names a Config class after i
         default=24 * 3600.0, description="seconds after which a half-written temporary left by another host or "
                                          "container is removed (one of this host's is removed once its writer exits)")
 
+    @classmethod
+    def get_param_values(cls, params, args, kwargs):
+        if args or kwargs:
+            return super().get_param_values(params, args, kwargs)
+        return read_once(cls, lambda: super(pipeline, cls).get_param_values(params, args, kwargs))
+
+
+_READ: dict[type, tuple] = {}
+
+
+def read_once(section: type[luigi.Config], read):
+    """`read()` of a luigi.Config section, kept while the section's entries and the command line
+    stay those it was read from. Luigi reads every parameter from luigi.cfg and the command line
+    each time a Config is made (a quarter of a millisecond for [pipeline], more for [core]), and a
+    run asks for them a few hundred times."""
+    from luigi.cmdline_parser import CmdlineParser
+
+    config = luigi.configuration.get_config()
+    name = section.get_task_family()
+    try:
+        source = tuple(config.items(name)) if config.has_section(name) else (), CmdlineParser.get_instance()
+    except Exception:  # noqa: BLE001 - a parser that cannot list its entries: read it every time, as Luigi does
+        return read()
+    if _READ.get(section, (None,))[0] != source:
+        _READ[section] = source, read()
+    return _READ[section][1]
+
 
 def store():
     """The artifact store of data_dir (pipeline/storage)."""

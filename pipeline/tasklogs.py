@@ -92,7 +92,7 @@ def link(relative: str) -> str | None:
 
     from pipeline.storage import is_s3
 
-    config = core()
+    config = settings.read_once(core, core)
     if config.local_scheduler or is_s3(settings.pipeline().data_dir):
         return None
     base = config.scheduler_url or f"http://{config.scheduler_host}:{config.scheduler_port}"

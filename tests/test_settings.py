@@ -445,3 +445,25 @@ def test_selection_spec_needs_two_or_more_models(use_config, models, count):
         settings.selection_spec("churn")
     assert str(refused.value) == (f"{path}: datasets.churn.models names {count} model(s); --model best chooses "
                                   "among two or more")
+
+
+def test_the_pipeline_section_is_read_again_only_when_it_or_the_command_line_changed(use_config):
+    from luigi.cmdline_parser import CmdlineParser
+
+    use_config(GOOD)
+    config = luigi.configuration.get_config()
+    first = settings.pipeline()
+    assert settings.pipeline() is first  # nothing changed: not read again
+    old = config.get("pipeline", "settle_seconds", None)
+    config.set("pipeline", "settle_seconds", "5")
+    try:
+        assert settings.pipeline().settle_seconds == 5.0
+        with CmdlineParser.global_instance(["--pipeline-settle-seconds", "7", "IngestData"]):
+            assert settings.pipeline().settle_seconds == 7.0
+        assert settings.pipeline().settle_seconds == 5.0
+    finally:
+        if old is None:
+            config.remove_option("pipeline", "settle_seconds")
+        else:
+            config.set("pipeline", "settle_seconds", old)
+    assert settings.pipeline().settle_seconds == first.settle_seconds

@@ -55,6 +55,14 @@ class PipelineTask(luigi.Task):
             cls.run = _with_retries(cls.__dict__["run"])
 
     @classmethod
+    def get_params(cls):
+        # Luigi looks through dir(cls) for them on every call, a few times per task object made
+        # (and a run makes hundreds); a class's parameters are fixed once it is defined
+        if "_params" not in cls.__dict__:
+            cls._params = tuple(super().get_params())
+        return list(cls._params)
+
+    @classmethod
     def bulk_complete(cls, parameter_tuples):
         """The dates that are done, for RangeDaily backfills (`cls` may be a partial with the other params)."""
         return [date for date in parameter_tuples if cls(date=date).complete()]
