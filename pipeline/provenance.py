@@ -3,19 +3,22 @@ from __future__ import annotations
 
 import subprocess
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
 PACKAGES = ("luigi", "scikit-learn", "pandas", "numpy", "pyarrow", "joblib")
+MODULES = {"scikit-learn": "sklearn"}  # the import name, where it is not the package's
 
 
 @lru_cache(maxsize=1)
 def package_versions() -> dict[str, str]:
+    """The installed version of each package that shapes a model (imported by then: a fit needs them)."""
+    import importlib
+
     versions = {}
     for name in PACKAGES:
         try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
+            versions[name] = importlib.import_module(MODULES.get(name, name)).__version__
+        except ImportError:
             versions[name] = "not installed"
     return versions
 
