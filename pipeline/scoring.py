@@ -14,31 +14,35 @@ OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
 def check_input(frame, card: dict, label: str) -> None:
     """The columns a model needs are there, numeric where it was fitted on numbers."""
+    import numpy as np
     import pandas as pd
 
     from pipeline.ml.data import name_list
     from pipeline.ml.features import as_timestamps
 
-    missing = [name for name in card["features"] if name not in frame.columns]
+    dtypes = dict(zip(frame.columns, frame.dtypes))
+    missing = [name for name in card["features"] if name not in dtypes]
     if missing:
         raise DataError(f"{label}: missing column(s) the model needs: {name_list(missing)}")
     for name, kind in card["features"].items():
-        series = frame[name]
         if kind == "date":
+            series = frame[name]
             bad = as_timestamps(series, card.get("encoding", {}).get(name, {}).get("format")).isna() & series.notna()
             if bad.any():
                 raise DataError(f"{label}: column '{name}' must hold dates, found {int(bad.sum())} value(s) that are "
                                 f"not (e.g. {series[bad].head(3).tolist()})")
-        bad = pd.to_numeric(series, errors="coerce").isna() & series.notna() \
-            if kind == "numeric" and not pd.api.types.is_numeric_dtype(series) else None
-        if bad is not None and bad.any():  # numbers stored as text are fine: the model reads them as numbers
-            raise DataError(f"{label}: column '{name}' must be numeric, found {series.dtype} "
-                            f"(e.g. {series[bad].head(3).tolist()})")
-        if pd.api.types.is_float_dtype(series):
-            infinite = series.isin([float("inf"), float("-inf")])
-            if infinite.any():
-                raise DataError(f"{label}: column '{name}': {int(infinite.sum())} infinite value(s) "
-                                f"(e.g. row {infinite.to_numpy().nonzero()[0][0]}); the model cannot score them")
+        elif kind == "numeric" and not pd.api.types.is_numeric_dtype(dtypes[name]):
+            series = frame[name]
+            bad = pd.to_numeric(series, errors="coerce").isna() & series.notna()
+            if bad.any():  # numbers stored as text are fine: the model reads them as numbers
+                raise DataError(f"{label}: column '{name}' must be numeric, found {series.dtype} "
+                                f"(e.g. {series[bad].head(3).tolist()})")
+    floats = [name for name in card["features"] if pd.api.types.is_float_dtype(dtypes[name])]
+    infinite = [name for name, found in np.isinf(frame[floats]).any().items() if found] if floats else []
+    if infinite:
+        rows = np.isinf(frame[infinite[0]].to_numpy(dtype=float, na_value=np.nan))
+        raise DataError(f"{label}: column '{infinite[0]}': {int(rows.sum())} infinite value(s) "
+                        f"(e.g. row {rows.nonzero()[0][0]}); the model cannot score them")
 
 
 def score_frame(frame, model, card: dict, label: str):

@@ -131,6 +131,7 @@ class RunReport(ModelTask):
         predictions = self.requires()["evaluation"].predictions()["prediction"]
         if kind == "clustering":
             return {"y_true": None, "y_pred": predictions.tolist()}
-        rows = self.rows("test")
-        return {"y_true": rows.loc[predictions.index, self.data_spec()["target"]].tolist(),
+        target = self.data_spec()["target"]
+        rows = self.rows("test", columns=[target])
+        return {"y_true": rows.loc[predictions.index, target].tolist(),
                 "y_pred": predictions.tolist()}

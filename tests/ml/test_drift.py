@@ -74,3 +74,22 @@ def test_many_categories_and_integer_codes_with_a_gap_are_not_a_false_alarm():
     drift = compare(reference, batch)
     assert drift["columns"]["region"]["unseen"] == 0.0 and drift["columns"]["zip"]["unseen"] == 0.0
     assert drift["max_psi"] < 0.1 and problems(drift, LIMITS) == []
+
+
+def test_columns_of_plain_numbers_profiled_together_are_profiled_as_one_at_a_time(monkeypatch):
+    from pipeline.ml import drift
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"x": rng.normal(size=500), "n": rng.integers(0, 4, 500), "flag": rng.random(500) < 0.2,
+                          "gaps": np.where(rng.random(500) < 0.1, np.nan, rng.normal(size=500)),
+                          "counts": pd.array(rng.integers(0, 9, 500), dtype="Int64"), "text": ["1.5"] * 500,
+                          "plan": rng.choice(["a", "b"], 500)})
+    kinds = {"x": "numeric", "n": "numeric", "flag": "numeric", "gaps": "numeric", "counts": "numeric",
+             "text": "numeric", "plan": "categorical", "absent": "numeric"}
+    one_at_a_time = {name: drift._numbers_profile(frame[name]) if kind == "numeric" else
+                     drift._profile(frame[name], kind) for name, kind in kinds.items() if name in frame}
+    assert profile(frame, kinds) == one_at_a_time and list(profile(frame, kinds)) == list(one_at_a_time)
+    monkeypatch.setattr(drift, "BLOCK_CELLS", 700)  # blocks of one column
+    assert profile(frame, kinds) == one_at_a_time
+    assert profile(frame.head(0), kinds)["x"] == {"kind": "numeric", "dtype": "float64", "missing": 0.0, "edges": [],
+                                                  "shares": [0.0]}
