@@ -79,9 +79,13 @@ def read_once(section: type[luigi.Config], read):
     config = luigi.configuration.get_config()
     name = section.get_task_family()
     try:
-        source = tuple(config.items(name)) if config.has_section(name) else (), CmdlineParser.get_instance()
+        if isinstance(config, luigi.configuration.LuigiTomlParser):  # its entries are its own, not ConfigParser's
+            entries = tuple(config.data.get(name, {}).items())
+        else:
+            entries = tuple(config.items(name)) if config.has_section(name) else ()
     except Exception:  # noqa: BLE001 - a parser that cannot list its entries: read it every time, as Luigi does
         return read()
+    source = entries, CmdlineParser.get_instance()
     if _READ.get(section, (None,))[0] != source:
         _READ[section] = source, read()
     return _READ[section][1]
