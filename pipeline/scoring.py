@@ -24,7 +24,9 @@ def check_input(frame, card: dict, label: str) -> None:
     missing = [name for name in card["features"] if name not in dtypes]
     if missing:
         raise DataError(f"{label}: missing column(s) the model needs: {name_list(missing)}")
-    for name, kind in card["features"].items():
+    floats = [name for name in card["features"] if pd.api.types.is_float_dtype(dtypes[name])]
+    infinite = {name for name, found in np.isinf(frame[floats]).any().items() if found} if floats else set()
+    for name, kind in card["features"].items():  # checked in the model's column order: the first problem is said
         if kind == "date":
             series = frame[name]
             bad = as_timestamps(series, card.get("encoding", {}).get(name, {}).get("format")).isna() & series.notna()
@@ -37,12 +39,10 @@ def check_input(frame, card: dict, label: str) -> None:
             if bad.any():  # numbers stored as text are fine: the model reads them as numbers
                 raise DataError(f"{label}: column '{name}' must be numeric, found {series.dtype} "
                                 f"(e.g. {series[bad].head(3).tolist()})")
-    floats = [name for name in card["features"] if pd.api.types.is_float_dtype(dtypes[name])]
-    infinite = [name for name, found in np.isinf(frame[floats]).any().items() if found] if floats else []
-    if infinite:
-        rows = np.isinf(frame[infinite[0]].to_numpy(dtype=float, na_value=np.nan))
-        raise DataError(f"{label}: column '{infinite[0]}': {int(rows.sum())} infinite value(s) "
-                        f"(e.g. row {rows.nonzero()[0][0]}); the model cannot score them")
+        if name in infinite:
+            rows = np.isinf(frame[name].to_numpy(dtype=float, na_value=np.nan))
+            raise DataError(f"{label}: column '{name}': {int(rows.sum())} infinite value(s) "
+                            f"(e.g. row {rows.nonzero()[0][0]}); the model cannot score them")
 
 
 def score_frame(frame, model, card: dict, label: str):

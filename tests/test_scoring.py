@@ -101,3 +101,17 @@ def test_numbers_stored_as_text_in_a_numeric_feature_are_scored_as_numbers(model
     as_numbers = pd.DataFrame({"size": [6.0, 1.0], "colour": ["g", "r"]})
     assert score_frame(as_text, model, CARD, "in.parquet")["prediction"].tolist() == \
         score_frame(as_numbers, model, CARD, "in.parquet")["prediction"].tolist() == [1, 0]
+
+
+def test_the_first_bad_feature_in_the_models_column_order_is_the_one_named():
+    from pipeline.scoring import check_input
+
+    card = {"features": {"spend": "numeric", "size": "numeric", "weight": "numeric"}}
+    frame = pd.DataFrame({"weight": [float("-inf"), 2.0], "size": ["1.0", "big"],
+                          "spend": pd.array([None, float("inf")], dtype="Float64")})
+    with pytest.raises(DataError, match=r"^in\.csv: column 'spend': 1 infinite value\(s\) \(e\.g\. row 1\)"):
+        check_input(frame, card, "in.csv")
+    with pytest.raises(DataError, match=r"^in\.csv: column 'size' must be numeric"):
+        check_input(frame.assign(spend=1.0), card, "in.csv")
+    with pytest.raises(DataError, match=r"^in\.csv: column 'weight': 1 infinite value\(s\) \(e\.g\. row 0\)"):
+        check_input(frame.assign(spend=1.0, size=1.0), card, "in.csv")
