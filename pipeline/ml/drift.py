@@ -52,7 +52,7 @@ def _plain_numbers_profile(X: pd.DataFrame, names: list[str], dtypes: dict) -> d
         whole = ~np.isnan(block).any(axis=0)
         block = block if whole.all() else block[:, whole]
         edges = np.quantile(block, np.linspace(0, 1, BINS + 1)[1:-1], axis=0)
-        for j, name in enumerate(np.asarray(names[start:start + step], dtype=object)[whole]):
+        for j, name in enumerate([name for name, kept in zip(names[start:start + step], whole) if kept]):
             cuts = np.unique(edges[:, j])
             found[name] = {"kind": "numeric", "dtype": str(dtypes[name]), "missing": 0.0,
                            "edges": cuts.tolist(), "shares": _bin_shares(block[:, j], cuts).tolist()}
