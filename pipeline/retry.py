@@ -15,7 +15,6 @@ Outputs are committed atomically, so running a task's run() again from the start
 from __future__ import annotations
 
 import logging
-import smtplib
 import time
 import urllib.error
 
@@ -26,6 +25,7 @@ logger = logging.getLogger("pipeline")
 
 _BOTOCORE_TRANSIENT = {"EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError",
                        "ConnectionError"}
+_SMTP_TRANSIENT = {"SMTPServerDisconnected", "SMTPConnectError"}
 _S3_TRANSIENT_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError",
                        "ServiceUnavailable", "500", "502", "503", "504"}
 
@@ -37,10 +37,10 @@ class TransientError(PipelineError):
 def _transient_cause(exc: BaseException) -> bool:
     if isinstance(exc, urllib.error.HTTPError):
         return exc.code >= 500
-    if isinstance(exc, (ConnectionError, TimeoutError, urllib.error.URLError, smtplib.SMTPServerDisconnected,
-                        smtplib.SMTPConnectError)):
-        return True
     kind = type(exc)
+    if isinstance(exc, (ConnectionError, TimeoutError, urllib.error.URLError)) or \
+            (kind.__module__ == "smtplib" and kind.__name__ in _SMTP_TRANSIENT):  # smtplib is not imported for it
+        return True
     if kind.__module__.startswith("botocore"):
         if kind.__name__ in _BOTOCORE_TRANSIENT:
             return True

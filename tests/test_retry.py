@@ -1,4 +1,5 @@
 """Which failures are tried again inside the run, and how."""
+import smtplib
 import urllib.error
 
 import pytest
@@ -24,6 +25,7 @@ def raised_from(outer: Exception, inner: Exception) -> Exception:
     urllib.error.HTTPError("u", 503, "busy", {}, None), EndpointConnectionError(endpoint_url="http://s3"),
     ClientError({"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "PutObject"),
     raised_from(StorageError("s3://b/k: cannot write"), ConnectionResetError()),
+    smtplib.SMTPServerDisconnected("gone"), smtplib.SMTPConnectError(421, "busy"),
 ])
 def test_network_and_storage_failures_are_transient(exc):
     assert is_transient(exc)
@@ -34,6 +36,7 @@ def test_network_and_storage_failures_are_transient(exc):
     urllib.error.HTTPError("u", 404, "gone", {}, None),
     ClientError({"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "GetObject"),
     raised_from(DataError("cannot be read"), ConnectionResetError()),  # diagnosed: the user's to fix
+    smtplib.SMTPRecipientsRefused({"x@y": (550, b"no such user")}),
 ])
 def test_diagnosed_failures_and_bugs_are_permanent(exc):
     assert not is_transient(exc)
