@@ -1,7 +1,11 @@
 # ruff: noqa: E402  (the clock starts before the imports)
 """The default run's ML steps and writes as one plain script, without Luigi: the baseline for
 benchmarks/overhead.py. Same data, same functions from pipeline/ml, same files written.
-Prints the seconds each step took (as JSON), to set beside the pipeline's task durations."""
+Prints the seconds each step took (as JSON), to set beside the pipeline's task durations.
+
+With --freeze, the objects made by the imports are frozen out of the garbage collector, as the
+pipeline does after its preload (pipeline/tasks/base.py): the interpreter's exit then does not
+walk them."""
 import time
 
 STARTED = time.perf_counter()
@@ -18,6 +22,10 @@ from pipeline.ml.metrics import evaluate
 from pipeline.ml.models import fit_model
 from pipeline.report import render_html
 
+if "--freeze" in sys.argv:
+    import gc
+
+    gc.freeze()
 steps, mark = {"imports": time.perf_counter() - STARTED}, time.perf_counter()
 
 
