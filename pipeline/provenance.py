@@ -8,6 +8,8 @@ from pathlib import Path
 PACKAGES = ("luigi", "scikit-learn", "pandas", "numpy", "pyarrow", "joblib")
 MODULES = {"scikit-learn": "sklearn"}  # the import name, where it is not the package's
 
+CHECKOUT = Path(__file__).resolve().parent.parent
+
 
 @lru_cache(maxsize=1)
 def package_versions() -> dict[str, str]:
@@ -27,19 +29,20 @@ def package_versions() -> dict[str, str]:
 
 
 @lru_cache(maxsize=1)
-def git_commit() -> str | None:
-    """The checkout's commit (with '-dirty' for local changes), or None outside a git checkout."""
-    root = Path(__file__).resolve().parent.parent
+def git_commit(root: Path = CHECKOUT) -> str | None:
+    """The checkout's commit (with '-dirty' for local changes), or None outside a git checkout or
+    before its first commit. One `git status` says both."""
     if not (root / ".git").exists():
         return None
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, timeout=10, check=True).stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
         return None
-    return commit + ("-dirty" if dirty else "")
+    commit = next((line.split()[2] for line in status if line.startswith("# branch.oid ")), "(initial)")
+    if commit == "(initial)":
+        return None
+    return commit + ("-dirty" if any(not line.startswith("#") for line in status) else "")
 
 
 def provenance() -> dict:
