@@ -199,17 +199,13 @@ def _read_file(path: Path, **how):
     """(table, sha256, size) of a local file, parsed from the file itself rather than from a copy of
     its bytes in memory; refused (to be tried again) when it changed between the parse and the hash."""
     from pipeline.retry import TransientError
-    from pipeline.storage.base import sha256_file
+    from pipeline.storage.base import file_identity, sha256_file
 
-    def identity():
-        found = path.stat()
-        return found.st_ino, found.st_size, found.st_mtime_ns
-
-    before = identity()
+    before = path.stat()
     table, sha256 = parse_table(path, name=path.name, **how), sha256_file(path)
-    if identity() != before:
+    if file_identity(path.stat()) != file_identity(before):
         raise TransientError(f"{how['label']}: changed while it was being read")
-    return table, sha256, before[1]
+    return table, sha256, before.st_size
 
 
 def _last_byte(payload: bytes | Path) -> bytes:

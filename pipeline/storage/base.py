@@ -56,7 +56,7 @@ def sha256_file(path: Path) -> str:
 _VERIFIED: dict[tuple, str] = {}  # a file's identity -> its sha256, for files hashed in this process
 
 
-def _identity(stat: os.stat_result) -> tuple:
+def file_identity(stat: os.stat_result) -> tuple:
     """The same file, unchanged: a rename keeps all four (so a committed file is its staged one)."""
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
@@ -77,7 +77,7 @@ def check_sha256(path: Path, expected: str, *, name: str, size: int | None = Non
     if size is not None and stat.st_size != size:
         raise IntegrityError(f"{name}: {stat.st_size} bytes where its {recorded_in} records {size}; "
                              f"refusing {refusing}{then}")
-    identity = _identity(stat)
+    identity = file_identity(stat)
     actual = _VERIFIED.get(identity) or sha256_file(path)
     if actual != expected:
         raise IntegrityError(f"{name}: sha256 {actual[:12]} differs from its {recorded_in} ({expected[:12]}); "
@@ -93,7 +93,7 @@ def write_manifest(directory: Path, meta: dict) -> dict:
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())
         stat, digest = path.stat(), sha256_file(path)
-        _VERIFIED[_identity(stat)] = digest
+        _VERIFIED[file_identity(stat)] = digest
         files[str(path.relative_to(directory))] = {"size": stat.st_size, "sha256": digest}
     manifest = {"files": files, "created": now(), **meta}
     (directory / MANIFEST).write_bytes(dump_json(manifest))
